@@ -1,0 +1,92 @@
+"""Port wrappers that time each awaited call as a processing step and count failures,
+so that use cases and adapters stay free of metric objects."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import structlog
+
+from adapters.observability.metrics import Metrics
+from application.errors import CacheUnavailable, StoreUnavailable
+from application.ports import Batch, Changes, DeliveryLog, IssueCache, IssueStore
+from domain.model import AlertIssue, Recorded, ServiceState
+
+log = structlog.get_logger(__name__)
+
+
+class _Timer:
+    def __init__(self, metrics: Metrics, step: str) -> None:
+        self._histogram = metrics.step_duration.labels(step)
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self._histogram.observe(time.perf_counter() - self._start)
+
+
+class InstrumentedIssueStore:
+    def __init__(self, inner: IssueStore, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def record(self, batch: Batch) -> Recorded:
+        with _Timer(self._metrics, "persist"):
+            try:
+                return await self._inner.record(batch)
+            except StoreUnavailable as exc:
+                self._count(exc)
+                raise
+
+    async def changed_since(self, since: datetime) -> Changes:
+        try:
+            return await self._inner.changed_since(since)
+        except StoreUnavailable as exc:
+            self._count(exc)
+            raise
+
+    def _count(self, exc: StoreUnavailable) -> None:
+        sqlstate = getattr(exc, "sqlstate", None)
+        self._metrics.db_errors.labels(sqlstate[:2] if sqlstate else "connection").inc()
+
+
+class InstrumentedIssueCache:
+    def __init__(self, inner: IssueCache, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def publish(self, issues: Sequence[AlertIssue], states: Sequence[ServiceState]) -> None:
+        with _Timer(self._metrics, "cache"):
+            try:
+                await self._inner.publish(issues, states)
+            except CacheUnavailable as exc:
+                self._metrics.redis_errors.labels("publish").inc()
+                log.warning("cache.write_failed", error=str(exc))
+                raise
+
+
+class InstrumentedDeliveryLog:
+    def __init__(self, inner: DeliveryLog, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def seen(self, keys: Sequence[str]) -> set[str]:
+        with _Timer(self._metrics, "dedup"):
+            try:
+                return await self._inner.seen(keys)
+            except CacheUnavailable as exc:
+                self._metrics.redis_errors.labels("dedup_read").inc()
+                log.warning("cache.dedup_read_failed", error=str(exc))
+                raise
+
+    async def remember(self, keys: Iterable[str]) -> None:
+        with _Timer(self._metrics, "cache"):
+            try:
+                await self._inner.remember(keys)
+            except CacheUnavailable as exc:
+                self._metrics.redis_errors.labels("dedup_write").inc()
+                log.warning("cache.dedup_write_failed", error=str(exc))
+                raise

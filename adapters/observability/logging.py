@@ -1,0 +1,49 @@
+"""structlog set-up: one JSON object per line, or a readable console format when asked."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+_SECRET_FIELDS = {"authorization", "password", "bearer", "token", "basic_pass"}
+
+
+def _drop_secrets(_logger: object, _name: str, event: dict[str, object]) -> dict[str, object]:
+    for key in list(event):
+        if key.lower() in _SECRET_FIELDS:
+            event[key] = "[redacted]"
+    return event
+
+
+def configure_logging(level: str = "info", fmt: str = "json") -> None:
+    numeric = logging.getLevelName(level.upper())
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _drop_secrets,
+    ]
+    renderer = (
+        structlog.dev.ConsoleRenderer(colors=False)
+        if fmt == "console"
+        else structlog.processors.JSONRenderer(ensure_ascii=False)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+    # Library logs (aiohttp, asyncio) through the same renderer, so every line is JSON.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared, processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer]
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(numeric, logging.INFO) if isinstance(numeric, int) else logging.INFO)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

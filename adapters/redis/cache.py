@@ -1,0 +1,135 @@
+"""RedisIssueCache and RedisDeliveryLog: the write-through read model and the duplicate hint (SPEC §3.3, §3.6)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from application.errors import CacheUnavailable
+from domain.model import AlertIssue, HealthState, ServiceState, State
+from domain.rules import rfc3339
+
+_STATES = {State.OPEN: "open", State.CLOSED: "closed"}
+_CHUNK = 1000
+
+
+def issue_key(issue_id: str) -> str:
+    return f"alert:issue:{issue_id}"
+
+
+def index_key(state: State, service: str = "") -> str:
+    return f"alert:index:svc:{service}:{_STATES[state]}" if service else f"alert:index:{_STATES[state]}"
+
+
+def service_state_key(service: str, version: str) -> str:
+    return f"service_state:{service}:{version}"
+
+
+def health_index_key(health: HealthState) -> str:
+    return f"service_state:index:health:{health.value}"
+
+
+def service_index_key(service: str) -> str:
+    return f"service_state:index:service:{service}"
+
+
+def issue_document(issue: AlertIssue) -> dict[str, object]:
+    return {
+        "id": issue.id,
+        "state": issue.state.value,
+        "level": issue.level.value,
+        "alertState": issue.alert_state.value,
+        "title": issue.title,
+        "labels": [{"key": label.key, "value": label.value} for label in issue.labels],
+        "alertSince": _time(issue.alert_since),
+        "resolvedAt": _time(issue.resolved_at),
+        "fingerprint": issue.fingerprint,
+        "service": issue.service,
+        "alertname": issue.alertname,
+    }
+
+
+def service_state_document(state: ServiceState) -> dict[str, object]:
+    return {
+        "service": state.service,
+        "version": state.version,
+        "report_at": _time(state.report_at),
+        "resolved_at": _time(state.resolved_at),
+        "health_state": state.health_state.value,
+    }
+
+
+def _time(moment: datetime | None) -> str | None:
+    return rfc3339(moment) if moment else None
+
+
+class RedisIssueCache:
+    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+        self._client = client
+        self._ttl = ttl_seconds
+
+    async def publish(self, issues: Sequence[AlertIssue], states: Sequence[ServiceState]) -> None:
+        # MULTI/EXEC per chunk: a reader never sees an id in both the open and the closed set.
+        commands = [*self._issue_commands(issues), *self._state_commands(states)]
+        try:
+            for start in range(0, len(commands), _CHUNK):
+                async with self._client.pipeline(transaction=True) as pipe:
+                    for name, args in commands[start : start + _CHUNK]:
+                        getattr(pipe, name)(*args)
+                    await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(f"redis: {exc}") from exc
+
+    def _issue_commands(self, issues: Iterable[AlertIssue]) -> Iterable[tuple[str, tuple[object, ...]]]:
+        for issue in issues:
+            other = State.CLOSED if issue.is_open else State.OPEN
+            body = json.dumps(issue_document(issue), ensure_ascii=False)
+            yield "set", (issue_key(issue.id), body, self._ttl)
+            yield "srem", (index_key(other), issue.id)
+            yield "sadd", (index_key(issue.state), issue.id)
+            if issue.service:
+                yield "srem", (index_key(other, issue.service), issue.id)
+                yield "sadd", (index_key(issue.state, issue.service), issue.id)
+
+    def _state_commands(self, states: Iterable[ServiceState]) -> Iterable[tuple[str, tuple[object, ...]]]:
+        for state in states:
+            key = service_state_key(state.service, state.version)
+            body = json.dumps(service_state_document(state), ensure_ascii=False)
+            yield "set", (key, body, self._ttl)
+            yield "sadd", (service_index_key(state.service), key)
+            for health in HealthState:
+                if health is not state.health_state:
+                    yield "srem", (health_index_key(health), key)
+            yield "sadd", (health_index_key(state.health_state), key)
+
+
+class RedisDeliveryLog:
+    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+        self._client = client
+        self._ttl = ttl_seconds
+
+    @staticmethod
+    def key(delivery: str) -> str:
+        return f"alert:idemp:{delivery}"
+
+    async def seen(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        try:
+            values = await self._client.mget([self.key(k) for k in keys])
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(f"redis: {exc}") from exc
+        return {k for k, v in zip(keys, values) if v is not None}
+
+    async def remember(self, keys: Iterable[str]) -> None:
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for k in keys:
+                    pipe.set(self.key(k), "1", ex=self._ttl)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(f"redis: {exc}") from exc

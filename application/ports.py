@@ -1,0 +1,59 @@
+"""What the use cases need from the outside world, named by role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from domain.model import AlertIssue, Recorded, Rejection, ServiceState
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Everything one notification asks to write, in one transaction."""
+
+    opening: Sequence[AlertIssue] = ()
+    resolving: Sequence[AlertIssue] = ()
+    rejections: Sequence[Rejection] = ()
+    receiver: str = ""
+    group_key: str = ""
+
+
+@dataclass
+class Changes:
+    issues: list[AlertIssue] = field(default_factory=list)
+    service_states: list[ServiceState] = field(default_factory=list)
+
+
+class IssueStore(Protocol):
+    """The source of truth for issues and service health."""
+
+    async def record(self, batch: Batch) -> Recorded:
+        """Write the batch in one transaction and say what changed; raises StoreUnavailable, committing nothing."""
+        ...
+
+    async def changed_since(self, since: datetime) -> Changes:
+        """Issues and service states changed at or after `since`."""
+        ...
+
+
+class IssueCache(Protocol):
+    """The fast read model of issues and service states; raises CacheUnavailable."""
+
+    async def publish(self, issues: Sequence[AlertIssue], states: Sequence[ServiceState]) -> None:
+        """Write the issues and service states and move them between their index sets."""
+        ...
+
+
+class DeliveryLog(Protocol):
+    """A short-lived memory of deliveries already recorded: a hint, never the judge; raises CacheUnavailable."""
+
+    async def seen(self, keys: Sequence[str]) -> set[str]: ...
+
+    async def remember(self, keys: Iterable[str]) -> None: ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
