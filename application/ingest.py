@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from application.errors import CacheUnavailable
 from application.ports import Batch, Clock, DeliveryLog, IssueCache, IssueStore
-from domain.model import Alert, AlertIssue, Level, Notification, Rejection, ServiceState, Status
+from domain.model import Alert, AlertIssue, Level, Notification, Recorded, Rejection, ServiceState, Status
 from domain.rules import delivery_key, issue_for
 
 
@@ -70,15 +70,15 @@ class IngestNotification:
             issue_for(a, issue_id=self._new_id(), group_key=notification.group_key, level_map=self._level_map, now=now)
             for a in fresh
         ]
-        recorded = await self._store.record(
-            Batch(
-                opening=[i for a, i in zip(fresh, issues) if a.status is Status.FIRING],
-                resolving=[i for a, i in zip(fresh, issues) if a.status is Status.RESOLVED],
-                rejections=notification.rejections,
-                receiver=notification.receiver,
-                group_key=notification.group_key,
-            )
+        batch = Batch(
+            opening=[i for a, i in zip(fresh, issues) if a.status is Status.FIRING],
+            resolving=[i for a, i in zip(fresh, issues) if a.status is Status.RESOLVED],
+            rejections=notification.rejections,
+            receiver=notification.receiver,
+            group_key=notification.group_key,
         )
+        # Known duplicates only: nothing for the database to judge.
+        recorded = await self._store.record(batch) if issues or batch.rejections else Recorded()
         result.created, result.resolved = recorded.created, recorded.resolved
         result.service_states = recorded.service_states
         changed = {i.fingerprint for i in recorded.created + recorded.resolved}

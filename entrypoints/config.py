@@ -92,19 +92,19 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     server, database, redis, webhook = (root.section(n) for n in ("server", "database", "redis", "webhook"))
     cache, logging, alerts = root.section("cache"), root.section("logging"), root.section("alerts")
 
-    bind_host, bind_port = server.host_port("bind_addr")
-    redis_host, redis_port = redis.host_port("addr")
+    bind_host, bind_port = server.host_port("bind_addr", "0.0.0.0:8080")
+    redis_host, redis_port = redis.host_port("addr", "127.0.0.1:6379")
     basic_user, basic_pass = webhook.text("basic_user", ""), webhook.text("basic_pass", "")
     if bool(basic_user) != bool(basic_pass):
         raise ConfigError("webhook.basic_user and webhook.basic_pass: set both or neither")
     return Settings(
         server=ServerSettings(bind_host, bind_port, server.number("shutdown_timeout", 15, low=0)),
         database=DatabaseSettings(
-            host=database.text("host", required=True),
+            host=database.text("host", "127.0.0.1", required=True),
             port=database.integer("port", 5432, low=1, high=65535),
-            user=database.text("user", required=True),
+            user=database.text("user", "postgres", required=True),
             password=database.text("password", ""),
-            name=database.text("name", required=True),
+            name=database.text("name", "zeroops", required=True),
             sslmode=database.choice("sslmode", SSL_MODES, "disable"),
             pool_min=database.integer("pool_min", 1, low=0),
             pool_max=database.integer("pool_max", 10, low=1),
@@ -205,8 +205,8 @@ class _Section:
             raise ConfigError(f"{self.key(name)}: expected one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def host_port(self, name: str) -> tuple[str, int]:
-        value = self.text(name, required=True).strip()
+    def host_port(self, name: str, default: str) -> tuple[str, int]:
+        value = self.text(name, default, required=True).strip()
         match = re.fullmatch(r"\[?([^\[\]]*)\]?:(\d{1,5})", value)
         if not match or not 0 < int(match[2]) < 65536:
             raise ConfigError(f"{self.key(name)}: expected host:port, got {value!r}")
