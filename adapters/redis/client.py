@@ -4,6 +4,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ async def init_redis(settings: RedisSettings) -> AsyncIterator[redis.Redis]:
         socket_timeout=settings.timeout,
         socket_connect_timeout=settings.timeout,
         decode_responses=True,
+        # No retries with backoff (redis-py's default): with Redis down, each request would wait seconds
+        # for a cache that PostgreSQL and the catch-up make good anyway.
+        retry=Retry(NoBackoff(), 0),
     )
     try:
         yield client
