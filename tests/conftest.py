@@ -16,6 +16,7 @@ import redis as redis_sync
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from adapters.observability.logging import configure_logging
 from adapters.postgres.database import Database
 from entrypoints.config import Settings, load_settings
 from entrypoints.containers import Container
@@ -62,6 +63,7 @@ async def _migrate(settings: Settings) -> None:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
+    configure_logging("debug", "json")
     settings = test_settings()
     _create_database(settings)
     asyncio.run(_migrate(settings))

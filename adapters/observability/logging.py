@@ -33,7 +33,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(),  # the current sys.stdout at each call
         cache_logger_on_first_use=False,
     )
     # Library logs (aiohttp, asyncio) through the same renderer, so every line is JSON.

@@ -1,0 +1,69 @@
+"""Health, readiness, metrics and logs of the running HTTP stack (SPEC §2, §6)."""
+
+import json
+
+from tests.support.payloads import seed
+
+WEBHOOK = "/v1/integrations/alertmanager/webhook"
+
+
+async def test_healthz_answers_while_the_process_serves(client):
+    response = await client.get("/healthz")
+    assert response.status == 200 and (await response.json())["ok"] is True
+
+
+async def test_readyz_is_200_when_postgres_and_redis_answer(client):
+    response = await client.get("/readyz")
+    assert response.status == 200
+    assert await response.json() == {"ok": True, "status": "ready", "postgres": "ok", "redis": "ok"}
+
+
+async def test_readyz_is_degraded_but_200_when_redis_is_down(service):
+    client = await service(redis={"port": 1})
+    response = await client.get("/readyz")
+    body = await response.json()
+    assert response.status == 200
+    assert (body["status"], body["postgres"]) == ("degraded", "ok") and body["redis"].startswith("down")
+
+
+async def test_readyz_is_503_while_postgres_does_not_answer_but_healthz_stays_200(service):
+    client = await service(wait_ready=False, database={"port": 1})
+    response = await client.get("/readyz")
+    assert response.status == 503
+    assert (await response.json())["postgres"].startswith("down: database not ready")
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_metrics_expose_step_and_route_histograms_and_outcome_counters(client):
+    await client.post(WEBHOOK, json=seed())
+    await client.post(WEBHOOK, json=seed())
+    await client.post(WEBHOOK, data=b"nope")
+    response = await client.get("/metrics")
+    assert response.headers["Content-Type"].startswith("text/plain")
+    text = await response.text()
+    for step in ("parse", "validate", "dedup", "persist", "cache"):
+        assert f'zeroops_webhook_step_duration_seconds_count{{step="{step}"}}' in text
+    assert ('zeroops_http_request_duration_seconds_count{method="POST",'
+            'route="/v1/integrations/alertmanager/webhook",status="200"} 2.0') in text
+    assert 'zeroops_alerts_total{outcome="created"} 1.0' in text
+    assert 'zeroops_alerts_total{outcome="duplicate"} 1.0' in text
+    assert 'zeroops_notifications_total{status="400"} 1.0' in text
+    assert "3b1b7f4e8f0e" not in text  # no fingerprint (or id) as a label value
+
+
+async def test_every_log_line_is_json_with_the_request_id_and_alert_fields(client, capsys):
+    response = await client.post(WEBHOOK, json=seed(), headers={"X-Request-Id": "req-123"})
+    assert response.headers["X-Request-Id"] == "req-123"
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    created = next(line for line in lines if line["event"] == "issue.created")
+    assert created["request_id"] == "req-123"
+    assert {k: created[k] for k in ("alertname", "service", "severity", "fingerprint")} == {
+        "alertname": "HighRequestLatency", "service": "serviceA", "severity": "P1", "fingerprint": "3b1b7f4e8f0e"}
+    summary = next(line for line in lines if line["event"] == "http.request")
+    assert (summary["request_id"], summary["status"]) == ("req-123", 200)
+
+
+async def test_an_unknown_route_is_a_json_404(client):
+    response = await client.get("/nope")
+    assert response.status == 404
+    assert (await response.json())["ok"] is False
