@@ -11,7 +11,7 @@ setup(
         "aiohttp>=3.9,<4",
         "aiopg>=1.4,<2",
         "psycopg2-binary>=2.9,<3",
-        "redis>=5.0,<9",
+        "redis[hiredis]>=5.0,<9",  # hiredis: replies parsed in C, the cache write was CPU-bound
         "dependency-injector>=4.41,<5",
         "structlog>=24.1",
         "prometheus-client>=0.20",

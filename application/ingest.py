@@ -87,7 +87,7 @@ class IngestNotification:
         # Cache after commit: a cache write must never hide a failed database write.
         try:
             await self._cache.publish(recorded.created + recorded.resolved, recorded.service_states)
-            await self._deliveries.remember(keys)
+            await self._deliveries.remember([k for k in keys if k not in known])
         except CacheUnavailable as exc:
             result.cache_error = str(exc) or type(exc).__name__
         return result

@@ -83,10 +83,10 @@ class InstrumentedDeliveryLog:
                 raise
 
     async def remember(self, keys: Iterable[str]) -> None:
-        with _Timer(self._metrics, "cache"):
-            try:
-                await self._inner.remember(keys)
-            except CacheUnavailable as exc:
-                self._metrics.redis_errors.labels("dedup_write").inc()
-                log.warning("cache.dedup_write_failed", error=str(exc))
-                raise
+        # Not timed: the cache step is the publish, observed once per notification.
+        try:
+            await self._inner.remember(keys)
+        except CacheUnavailable as exc:
+            self._metrics.redis_errors.labels("dedup_write").inc()
+            log.warning("cache.dedup_write_failed", error=str(exc))
+            raise
