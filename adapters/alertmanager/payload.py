@@ -15,6 +15,10 @@ from domain.fingerprint import fingerprint as compute_fingerprint
 from domain.model import Alert, Notification, Rejection, Status
 
 ZERO_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
+# service and service_version key service_states and an index of open issues: a btree entry
+# holds at most ~2.7 kB, and an alert too big for it would fail its whole notification forever.
+INDEXED_LABELS = ("service", "service_version")
+MAX_INDEXED_LABEL_BYTES = 1000
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_SHOWN = 64
 
@@ -88,6 +92,9 @@ def _alert(raw: object, path: str) -> Alert:
     ends_at = _time(raw.get("endsAt"), f"{path}.endsAt", required=False)
     if status is Status.RESOLVED and ends_at is not None and ends_at < starts_at:
         raise _Invalid(f"{path}.endsAt before startsAt")
+    for key in INDEXED_LABELS:
+        if len(labels.get(key, "").encode("utf-8")) > MAX_INDEXED_LABEL_BYTES:
+            raise _Invalid(f"{path}.labels.{key} longer than {MAX_INDEXED_LABEL_BYTES} bytes")
     fingerprint = _optional_text(raw, "fingerprint", f"{path}.fingerprint") or compute_fingerprint(labels)
     if len(fingerprint) > 255:
         raise _Invalid(f"{path}.fingerprint longer than 255 characters")

@@ -111,6 +111,8 @@ def test_unknown_fields_are_ignored():
         ({"fingerprint": 12}, "alerts[0].fingerprint must be a string"),
         ({"fingerprint": "f" * 256}, "alerts[0].fingerprint longer than 255 characters"),
         ({"status": "resolved", "endsAt": "2025-05-05T10:00:00Z"}, "alerts[0].endsAt before startsAt"),
+        ({"labels": {"service": "s" * 1001}}, "alerts[0].labels.service longer than 1000 bytes"),
+        ({"labels": {"service_version": "é" * 501}}, "alerts[0].labels.service_version longer than 1000 bytes"),
     ],
 )
 def test_an_invalid_alert_is_rejected_with_its_reason_and_raw_json(change, reason):
@@ -126,6 +128,22 @@ def test_an_invalid_alert_is_rejected_with_its_reason_and_raw_json(change, reaso
 def test_an_alert_that_is_not_an_object_is_rejected():
     (rejection,) = parse({"alerts": ["nope", alert()]}).rejections
     assert rejection.reason == "alerts[0] must be an object"
+
+
+@pytest.mark.parametrize(
+    "labels, expected",
+    [  # printed by a real Alertmanager 0.25 (GET /api/v2/alerts) for alerts posted without a fingerprint
+        ({"alertname": "A"}, "d2c6efc389df0927"),
+        ({"alertname": "HighRequestLatency", "idc": "yzh", "service": "serviceA", "service_version": "v1.3.7",
+          "severity": "P1"}, "80cc2a30f373df9e"),
+        ({"alertname": "Ünïcödé", "instance": "数据库 🚀", "quote": "a \"b\" 'c' \\ d"}, "80add96b877e4283"),
+        ({"a": "3", "aa": "2", "alertname": "Order", "zz": "1"}, "fcea1a3bb500128f"),
+        ({"alertname": "A", "x": "日本"}, "34bf9b0831a0ba37"),
+        ({"alertname": "Long", "value": "y" * 10000}, "4e90162f10ed7911"),
+    ],
+)
+def test_computed_fingerprints_equal_those_alertmanager_printed(labels, expected):
+    assert fingerprint(labels) == expected
 
 
 def test_hostile_label_values_pass_through_unchanged():
