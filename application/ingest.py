@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from application.errors import CacheUnavailable
 from application.ports import Batch, Clock, DeliveryLog, IssueCache, IssueStore
@@ -24,7 +24,7 @@ class IngestResult:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_issue_id() -> str:
@@ -62,8 +62,8 @@ class IngestNotification:
             known = await self._deliveries.seen(keys)
         except CacheUnavailable:
             known = set()
-        fresh = [a for a, k in zip(alerts, keys) if k not in known]
-        result.duplicates.extend(a for a, k in zip(alerts, keys) if k in known)
+        fresh = [a for a, k in zip(alerts, keys, strict=True) if k not in known]
+        result.duplicates.extend(a for a, k in zip(alerts, keys, strict=True) if k in known)
 
         now = self._clock()
         issues = [
@@ -71,8 +71,8 @@ class IngestNotification:
             for a in fresh
         ]
         batch = Batch(
-            opening=[i for a, i in zip(fresh, issues) if a.status is Status.FIRING],
-            resolving=[i for a, i in zip(fresh, issues) if a.status is Status.RESOLVED],
+            opening=[i for a, i in zip(fresh, issues, strict=True) if a.status is Status.FIRING],
+            resolving=[i for a, i in zip(fresh, issues, strict=True) if a.status is Status.RESOLVED],
             rejections=notification.rejections,
             receiver=notification.receiver,
             group_key=notification.group_key,

@@ -7,33 +7,33 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
-class State(str, enum.Enum):
+class State(enum.StrEnum):
     OPEN = "Open"
     CLOSED = "Closed"
 
 
-class AlertState(str, enum.Enum):
+class AlertState(enum.StrEnum):
     PENDING = "Pending"
     IN_PROCESSING = "InProcessing"
     RESTORED = "Restored"
     AUTO_RESTORED = "AutoRestored"
 
 
-class HealthState(str, enum.Enum):
+class HealthState(enum.StrEnum):
     NORMAL = "Normal"
     WARNING = "Warning"
     PROCESSING = "Processing"
     ERROR = "Error"
 
 
-class Level(str, enum.Enum):
+class Level(enum.StrEnum):
     P0 = "P0"
     P1 = "P1"
     P2 = "P2"
     WARNING = "Warning"
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     FIRING = "firing"
     RESOLVED = "resolved"
 

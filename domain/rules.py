@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from domain.model import Alert, AlertIssue, AlertState, Label, Level, State, Status
 
@@ -70,12 +70,12 @@ def issue_for(
 
 
 def resolved_at_for(alert: Alert, now: datetime | None = None) -> datetime:
-    return alert.ends_at or now or datetime.now(timezone.utc)
+    return alert.ends_at or now or datetime.now(UTC)
 
 
 def rfc3339(moment: datetime) -> str:
     """UTC, `Z`, the fraction's trailing zeros dropped: `2025-05-05T11:00:00Z`, `2025-05-05T11:00:00.5Z`."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     if utc.microsecond:
         text += f".{utc.microsecond:06d}".rstrip("0")

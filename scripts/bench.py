@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,11 @@ try:
     import psycopg2
     import redis
 except ImportError:  # run by another interpreter: use the project's venv, once
-    if VENV_PYTHON.exists() and Path(sys.prefix).resolve() != VENV_PYTHON.parent.parent.resolve() \
-            and not os.environ.get("ZEROOPS_BENCH_REEXEC"):
+    if (
+        VENV_PYTHON.exists()
+        and Path(sys.prefix).resolve() != VENV_PYTHON.parent.parent.resolve()
+        and not os.environ.get("ZEROOPS_BENCH_REEXEC")
+    ):
         os.environ["ZEROOPS_BENCH_REEXEC"] = "1"
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), *sys.argv])
     raise
@@ -69,6 +72,7 @@ STEPS = ("parse", "validate", "dedup", "persist", "cache")
 
 # ───────────────────────────── payloads ─────────────────────────────
 
+
 def fingerprint(labels: dict[str, str]) -> str:
     """Alertmanager's fingerprint: 64-bit FNV-1a over `name 0xff value 0xff`, labels sorted by name."""
     h = 0xCBF29CE484222325
@@ -81,7 +85,7 @@ def fingerprint(labels: dict[str, str]) -> str:
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class AlertFactory:
@@ -93,7 +97,7 @@ class AlertFactory:
         self.run_id = run_id
         self.services = services
         self.counter = 0
-        self.base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+        self.base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
     def firing(self) -> dict[str, Any]:
         n = self.counter
@@ -127,21 +131,24 @@ def resolved(alert: dict[str, Any]) -> dict[str, Any]:
 
 def notification(alerts: list[dict[str, Any]], status: str = "firing") -> bytes:
     common = {"idc": "bench"}
-    return json.dumps({
-        "version": "4",
-        "groupKey": '{}/{bench="yes"}:{alertname="BenchAlert"}',
-        "truncatedAlerts": 0,
-        "status": status,
-        "receiver": "bench-webhook",
-        "groupLabels": {"alertname": "BenchAlert"},
-        "commonLabels": common,
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager.bench:9093",
-        "alerts": alerts,
-    }).encode()
+    return json.dumps(
+        {
+            "version": "4",
+            "groupKey": '{}/{bench="yes"}:{alertname="BenchAlert"}',
+            "truncatedAlerts": 0,
+            "status": status,
+            "receiver": "bench-webhook",
+            "groupLabels": {"alertname": "BenchAlert"},
+            "commonLabels": common,
+            "commonAnnotations": {},
+            "externalURL": "http://alertmanager.bench:9093",
+            "alerts": alerts,
+        }
+    ).encode()
 
 
 # ───────────────────────────── service and stores ─────────────────────────────
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -178,8 +185,13 @@ class Stores:
         self.pg.autocommit = True
         addr = os.environ.get("REDIS_ADDR", "127.0.0.1:6379")
         host, _, port = addr.rpartition(":")
-        self.redis = redis.Redis(host=host or "127.0.0.1", port=int(port), db=REDIS_DB,
-                                 password=os.environ.get("REDIS_PASSWORD") or None, decode_responses=True)
+        self.redis = redis.Redis(
+            host=host or "127.0.0.1",
+            port=int(port),
+            db=REDIS_DB,
+            password=os.environ.get("REDIS_PASSWORD") or None,
+            decode_responses=True,
+        )
 
     def empty(self) -> None:
         with self.pg.cursor() as cur:
@@ -188,12 +200,19 @@ class Stores:
 
     def snapshot(self) -> dict[str, int]:
         with self.pg.cursor() as cur:
-            cur.execute("SELECT count(*) FILTER (WHERE state = 'Open'), count(*) FILTER (WHERE state = 'Closed'),"
-                        " (SELECT count(*) FROM service_states), (SELECT count(*) FROM alert_rejections)"
-                        " FROM alert_issues")
+            cur.execute(
+                "SELECT count(*) FILTER (WHERE state = 'Open'), count(*) FILTER (WHERE state = 'Closed'),"
+                " (SELECT count(*) FROM service_states), (SELECT count(*) FROM alert_rejections)"
+                " FROM alert_issues"
+            )
             open_, closed, states, rejections = cur.fetchone()
-        return {"open": open_, "closed": closed, "service_states": states, "rejections": rejections,
-                "redis_keys": self.redis.dbsize()}
+        return {
+            "open": open_,
+            "closed": closed,
+            "service_states": states,
+            "rejections": rejections,
+            "redis_keys": self.redis.dbsize(),
+        }
 
     def versions(self) -> dict[str, str]:
         with self.pg.cursor() as cur:
@@ -232,8 +251,9 @@ class Service:
             env.pop(name, None)  # an open webhook: the bench measures processing, not auth
         exe = ROOT / ".venv" / "bin" / "zeroops"
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen([str(exe), "serve"], cwd=ROOT, env=env, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [str(exe), "serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
 
     async def wait_ready(self, session: aiohttp.ClientSession, timeout: float = 60.0) -> float:
         start = time.perf_counter()
@@ -303,7 +323,7 @@ class Service:
 
 # ───────────────────────────── metrics ─────────────────────────────
 
-_SAMPLE = re.compile(r'^(zeroops_[a-z_]+)(?:\{([^}]*)\})?\s+(\S+)$')
+_SAMPLE = re.compile(r"^(zeroops_[a-z_]+)(?:\{([^}]*)\})?\s+(\S+)$")
 
 
 async def scrape(session: aiohttp.ClientSession, base: str) -> dict[tuple[str, str], float]:
@@ -333,8 +353,12 @@ def metric_delta(before: dict, after: dict) -> dict[str, Any]:
             steps[step] = {"observations": int(count), "ms_per_notification": round(total / notifications * 1000, 3)}
     counters = {}
     for (name, labels), value in after.items():
-        if name in ("zeroops_alerts_total", "zeroops_redis_errors_total", "zeroops_db_errors_total",
-                    "zeroops_notifications_total"):
+        if name in (
+            "zeroops_alerts_total",
+            "zeroops_redis_errors_total",
+            "zeroops_db_errors_total",
+            "zeroops_notifications_total",
+        ):
             delta = value - before.get((name, labels), 0.0)
             if delta:
                 counters[f"{name.removeprefix('zeroops_')}{{{labels}}}"] = int(delta)
@@ -342,6 +366,7 @@ def metric_delta(before: dict, after: dict) -> dict[str, Any]:
 
 
 # ───────────────────────────── load ─────────────────────────────
+
 
 @dataclass
 class Result:
@@ -376,22 +401,30 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "description": self.description, "requests": self.requests,
-            "planned_requests": self.planned, "time_limited": self.time_limited,
-            "alerts_per_request": self.alerts_per_request, "alerts": self.alerts,
+            "name": self.name,
+            "description": self.description,
+            "requests": self.requests,
+            "planned_requests": self.planned,
+            "time_limited": self.time_limited,
+            "alerts_per_request": self.alerts_per_request,
+            "alerts": self.alerts,
             "wall_s": round(self.wall, 4),
             "alerts_per_s": round(self.alerts / self.wall, 1) if self.wall else None,
             "requests_per_s": round(self.requests / self.wall, 1) if self.wall else None,
             "latency_ms": {k: round(self.pct(p), 2) for k, p in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
-            "statuses": dict(self.statuses), "outcome": dict(self.outcome), "errors": self.errors[:5],
-            "service_metrics": self.metrics, "stores_after": self.stores,
+            "statuses": dict(self.statuses),
+            "outcome": dict(self.outcome),
+            "errors": self.errors[:5],
+            "service_metrics": self.metrics,
+            "stores_after": self.stores,
             "service_cpu_s": None if self.service_cpu is None else round(self.service_cpu, 3),
             "client_cpu_s": None if self.client_cpu is None else round(self.client_cpu, 3),
         }
 
 
-async def drive(session: aiohttp.ClientSession, url: str, bodies: list[bytes], result: Result,
-                concurrency: int, time_limit: float) -> None:
+async def drive(
+    session: aiohttp.ClientSession, url: str, bodies: list[bytes], result: Result, concurrency: int, time_limit: float
+) -> None:
     """Send `bodies` in order with `concurrency` workers; no new request after `time_limit`."""
     headers = {"Content-Type": "application/json", "User-Agent": "zeroops-bench"}
     next_index = 0
@@ -411,7 +444,7 @@ async def drive(session: aiohttp.ClientSession, url: str, bodies: list[bytes], r
                 async with session.post(url, data=body, headers=headers) as response:
                     payload = await response.read()
                     status = str(response.status)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 status, payload = f"exc:{type(exc).__name__}", b""
                 if len(result.errors) < 5:
                     result.errors.append(f"{type(exc).__name__}: {exc}")
@@ -430,8 +463,9 @@ async def drive(session: aiohttp.ClientSession, url: str, bodies: list[bytes], r
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, service: Service, stores: Stores,
-                 session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, args: argparse.Namespace, service: Service, stores: Stores, session: aiohttp.ClientSession
+    ) -> None:
         self.args = args
         self.service = service
         self.stores = stores
@@ -445,13 +479,26 @@ class Bench:
             await r.read()
             return r.status
 
-    async def measure(self, name: str, description: str, bodies: list[bytes], alerts_per_request: int,
-                      concurrency: int | None = None, time_limit: float | None = None) -> Result:
+    async def measure(
+        self,
+        name: str,
+        description: str,
+        bodies: list[bytes],
+        alerts_per_request: int,
+        concurrency: int | None = None,
+        time_limit: float | None = None,
+    ) -> Result:
         result = Result(name, description, len(bodies), alerts_per_request)
         before = await scrape(self.session, self.service.base)
         cpu_before, client_before = self.service.cpu_seconds(), time.process_time()
-        await drive(self.session, self.url, bodies, result, concurrency or self.args.concurrency,
-                    time_limit if time_limit is not None else self.args.time_limit)
+        await drive(
+            self.session,
+            self.url,
+            bodies,
+            result,
+            concurrency or self.args.concurrency,
+            time_limit if time_limit is not None else self.args.time_limit,
+        )
         cpu_after, result.client_cpu = self.service.cpu_seconds(), time.process_time() - client_before
         if cpu_before is not None and cpu_after is not None:
             result.service_cpu = cpu_after - cpu_before
@@ -476,12 +523,17 @@ class Bench:
             print(f"warm-up statuses: {dict(warm.statuses)} {warm.errors[:2]}")
 
         self.stores.empty()
-        await self.measure("new-1", "1 new firing alert per notification",
-                           [notification(self.fresh(1)) for _ in range(n)], 1)
+        await self.measure(
+            "new-1", "1 new firing alert per notification", [notification(self.fresh(1)) for _ in range(n)], 1
+        )
 
         self.stores.empty()
-        await self.measure("new-100", "100 new firing alerts per notification",
-                           [notification(self.fresh(100)) for _ in range(n100)], 100)
+        await self.measure(
+            "new-100",
+            "100 new firing alerts per notification",
+            [notification(self.fresh(100)) for _ in range(n100)],
+            100,
+        )
 
         self.stores.empty()
         body = notification(self.fresh(1))
@@ -495,53 +547,87 @@ class Bench:
 
         self.stores.empty()
         groups = [self.fresh(10) for _ in range(max(c, n // 4))]
-        fired = await self.measure("fire-10", "10 new firing alerts per notification (set-up)",
-                                   [notification(g) for g in groups], 10)
+        fired = await self.measure(
+            "fire-10", "10 new firing alerts per notification (set-up)", [notification(g) for g in groups], 10
+        )
         sent = groups[: fired.requests]  # only what the time limit let through
-        await self.measure("resolve-10", "the same alerts resolved, 10 per notification",
-                           [notification([resolved(a) for a in g], status="resolved") for g in sent], 10)
+        await self.measure(
+            "resolve-10",
+            "the same alerts resolved, 10 per notification",
+            [notification([resolved(a) for a in g], status="resolved") for g in sent],
+            10,
+        )
 
         if not self.args.no_batch:
             self.stores.empty()
             batch = self.fresh(MAX_ALERTS)
             body = notification(batch)
             limit = max(self.args.time_limit, 30.0)
-            await self.measure("batch-5000", f"one notification of {MAX_ALERTS} new alerts", [body], MAX_ALERTS,
-                               concurrency=1, time_limit=limit)
-            await self.measure("batch-5000-dup", "the same 5,000-alert notification redelivered", [body],
-                               MAX_ALERTS, concurrency=1, time_limit=limit)
-            await self.measure("batch-5000-res", "the 5,000 alerts resolved in one notification",
-                               [notification([resolved(a) for a in batch], status="resolved")], MAX_ALERTS,
-                               concurrency=1, time_limit=limit)
+            await self.measure(
+                "batch-5000",
+                f"one notification of {MAX_ALERTS} new alerts",
+                [body],
+                MAX_ALERTS,
+                concurrency=1,
+                time_limit=limit,
+            )
+            await self.measure(
+                "batch-5000-dup",
+                "the same 5,000-alert notification redelivered",
+                [body],
+                MAX_ALERTS,
+                concurrency=1,
+                time_limit=limit,
+            )
+            await self.measure(
+                "batch-5000-res",
+                "the 5,000 alerts resolved in one notification",
+                [notification([resolved(a) for a in batch], status="resolved")],
+                MAX_ALERTS,
+                concurrency=1,
+                time_limit=limit,
+            )
 
 
 # ───────────────────────────── output ─────────────────────────────
+
 
 def print_result(r: Result) -> None:
     rate = lambda x: f"{x / r.wall:,.1f}" if r.wall else "-"  # noqa: E731
     limited = f" (time limit reached: {r.requests} of {r.planned} sent)" if r.time_limited else ""
     print(f"\n[{r.name}] {r.description}{limited}")
-    print(f"  requests {r.requests:,}  alerts {r.alerts:,}  wall {r.wall:.3f} s  "
-          f"alerts/s {rate(r.alerts)}  requests/s {rate(r.requests)}")
+    print(
+        f"  requests {r.requests:,}  alerts {r.alerts:,}  wall {r.wall:.3f} s  "
+        f"alerts/s {rate(r.alerts)}  requests/s {rate(r.requests)}"
+    )
     print(f"  latency ms  p50 {r.pct(50):.2f}  p90 {r.pct(90):.2f}  p99 {r.pct(99):.2f}  max {r.pct(100):.2f}")
     statuses = "  ".join(f"{k}:{v}" for k, v in sorted(r.statuses.items()))
     non200 = sum(v for k, v in r.statuses.items() if k != "200")
     print(f"  status  {statuses}" + (f"   <-- {non200} NOT 200" if non200 else ""))
-    print("  answered  " + "  ".join(f"{k} {r.outcome.get(k, 0):,}" for k in ("created", "resolved", "duplicates", "rejected")))
+    print(
+        "  answered  "
+        + "  ".join(f"{k} {r.outcome.get(k, 0):,}" for k in ("created", "resolved", "duplicates", "rejected"))
+    )
     if r.service_cpu is not None and r.wall:
-        print(f"  CPU: service {r.service_cpu:.2f} s ({r.service_cpu / r.wall:.0%} of one core), "
-              f"bench client {r.client_cpu:.2f} s ({r.client_cpu / r.wall:.0%})")
+        print(
+            f"  CPU: service {r.service_cpu:.2f} s ({r.service_cpu / r.wall:.0%} of one core), "
+            f"bench client {r.client_cpu:.2f} s ({r.client_cpu / r.wall:.0%})"
+        )
     steps = r.metrics.get("steps", {})
     if steps:
-        print("  service ms per notification (step histograms)  "
-              + "  ".join(f"{k} {v['ms_per_notification']:.2f}" for k, v in steps.items()))
+        print(
+            "  service ms per notification (step histograms)  "
+            + "  ".join(f"{k} {v['ms_per_notification']:.2f}" for k, v in steps.items())
+        )
     counters = r.metrics.get("counters", {})
     errors = {k: v for k, v in counters.items() if "errors" in k or 'status="2' not in k and "notifications" in k}
     if errors:
         print("  service error counters  " + "  ".join(f"{k} +{v}" for k, v in errors.items()))
     s = r.stores
-    print(f"  after: issues open {s['open']:,} closed {s['closed']:,}  service_states {s['service_states']}  "
-          f"rejections {s['rejections']}  redis keys {s['redis_keys']:,}")
+    print(
+        f"  after: issues open {s['open']:,} closed {s['closed']:,}  service_states {s['service_states']}  "
+        f"rejections {s['rejections']}  redis keys {s['redis_keys']:,}"
+    )
     for line in r.errors:
         print(f"  ! {line}")
 
@@ -549,14 +635,18 @@ def print_result(r: Result) -> None:
 def print_summary(results: list[Result]) -> None:
     by = {r.name: r for r in results}
     print("\n" + "=" * 100)
-    header = f"{'scenario':<15}{'req':>7}{'alerts':>9}{'wall s':>9}{'alerts/s':>11}{'req/s':>9}" \
-             f"{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}  status"
+    header = (
+        f"{'scenario':<15}{'req':>7}{'alerts':>9}{'wall s':>9}{'alerts/s':>11}{'req/s':>9}"
+        f"{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}  status"
+    )
     print(header + "\n" + "-" * len(header))
     for r in results:
         status = " ".join(f"{k}:{v}" for k, v in sorted(r.statuses.items()))
-        print(f"{r.name:<15}{r.requests:>7,}{r.alerts:>9,}{r.wall:>9.2f}{r.alerts / r.wall if r.wall else 0:>11,.0f}"
-              f"{r.requests / r.wall if r.wall else 0:>9,.0f}{r.pct(50):>9.2f}{r.pct(90):>9.2f}"
-              f"{r.pct(99):>9.2f}{r.pct(100):>9.2f}  {status}")
+        print(
+            f"{r.name:<15}{r.requests:>7,}{r.alerts:>9,}{r.wall:>9.2f}{r.alerts / r.wall if r.wall else 0:>11,.0f}"
+            f"{r.requests / r.wall if r.wall else 0:>9,.0f}{r.pct(50):>9.2f}{r.pct(90):>9.2f}"
+            f"{r.pct(99):>9.2f}{r.pct(100):>9.2f}  {status}"
+        )
     print("(latencies in ms, measured by the client, including loopback HTTP)")
 
     def ratio(a: str, b: str, what: str) -> str | None:
@@ -592,13 +682,19 @@ def machine_context(stores: Stores) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, help="requests of the 1-alert scenarios (100-alert ones: a tenth, "
-                        "10-alert fire/resolve: a quarter); default 5000, --quick 1000")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        help="requests of the 1-alert scenarios (100-alert ones: a tenth, "
+        "10-alert fire/resolve: a quarter); default 5000, --quick 1000",
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
-    parser.add_argument("--time-limit", type=float, help="seconds per scenario after which no new request starts "
-                        "(default 8, --quick 2)")
+    parser.add_argument(
+        "--time-limit", type=float, help="seconds per scenario after which no new request starts (default 8, --quick 2)"
+    )
     parser.add_argument("--services", type=int, default=50, help="distinct labels.service values (default 50)")
     parser.add_argument("--quick", action="store_true", help="a run of about 15 seconds")
     parser.add_argument("--no-batch", action="store_true", help="skip the 5,000-alert notifications")
@@ -630,15 +726,21 @@ async def main_async(args: argparse.Namespace) -> int:
             ready_in = await service.wait_ready(session)
             stores = Stores()  # the service has migrated the schema by now
             context = machine_context(stores)
-            print(f"zeroops bench  nproc {context['nproc']}  Python {context['python']}  "
-                  f"PostgreSQL {context['postgresql']}  Redis {context['redis']}  "
-                  f"loadavg {' '.join(map(str, context['loadavg_start']))}")
-            print(f"service pid {service.proc.pid} on {service.base}, ready in {ready_in:.2f} s; "
-                  f"database {DB_NAME}, Redis db {REDIS_DB}; concurrency {args.concurrency}, "
-                  f"requests {args.requests}, time limit {args.time_limit:g} s per scenario")
-            print("NOTE: this machine is shared and noisy (client, service, PostgreSQL and Redis on the same "
-                  f"{context['nproc']} CPUs):\n      compare ratios within one run, not absolute figures "
-                  "between runs.")
+            print(
+                f"zeroops bench  nproc {context['nproc']}  Python {context['python']}  "
+                f"PostgreSQL {context['postgresql']}  Redis {context['redis']}  "
+                f"loadavg {' '.join(map(str, context['loadavg_start']))}"
+            )
+            print(
+                f"service pid {service.proc.pid} on {service.base}, ready in {ready_in:.2f} s; "
+                f"database {DB_NAME}, Redis db {REDIS_DB}; concurrency {args.concurrency}, "
+                f"requests {args.requests}, time limit {args.time_limit:g} s per scenario"
+            )
+            print(
+                "NOTE: this machine is shared and noisy (client, service, PostgreSQL and Redis on the same "
+                f"{context['nproc']} CPUs):\n      compare ratios within one run, not absolute figures "
+                "between runs."
+            )
             bench = Bench(args, service, stores, session)
             results = bench.results
             await bench.run()
@@ -654,10 +756,14 @@ async def main_async(args: argparse.Namespace) -> int:
     if results:
         print_summary(results)
     logs = service.log_summary()
-    print(f"\nservice stop: SIGTERM -> exit {service.exit_code}"
-          + (f" in {service.shutdown_seconds:.2f} s" if service.shutdown_seconds is not None else ""))
-    print(f"service log: {logs['lines']} lines at level >= warning" +
-          (": " + ", ".join(f"{k} x{v}" for k, v in logs["events"].items()) if logs["events"] else ""))
+    print(
+        f"\nservice stop: SIGTERM -> exit {service.exit_code}"
+        + (f" in {service.shutdown_seconds:.2f} s" if service.shutdown_seconds is not None else "")
+    )
+    print(
+        f"service log: {logs['lines']} lines at level >= warning"
+        + (": " + ", ".join(f"{k} x{v}" for k, v in logs["events"].items()) if logs["events"] else "")
+    )
     for line in logs["samples"]:
         print(f"  ! {line}")
     if args.keep:
@@ -667,14 +773,23 @@ async def main_async(args: argparse.Namespace) -> int:
     total = time.perf_counter() - run_start
     print(f"total run {total:.1f} s; loadavg at end {' '.join(map(str, context['loadavg_end']))}")
     if args.json:
-        print(json.dumps({
-            "machine": context,
-            "options": {k: v for k, v in vars(args).items() if k != "json"},
-            "results": [r.as_dict() for r in results],
-            "service": {"exit_code": service.exit_code, "shutdown_s": service.shutdown_seconds, "log": logs,
-                        "log_path": str(service.log_path) if args.keep else None},
-            "total_s": round(total, 2),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "machine": context,
+                    "options": {k: v for k, v in vars(args).items() if k != "json"},
+                    "results": [r.as_dict() for r in results],
+                    "service": {
+                        "exit_code": service.exit_code,
+                        "shutdown_s": service.shutdown_seconds,
+                        "log": logs,
+                        "log_path": str(service.log_path) if args.keep else None,
+                    },
+                    "total_s": round(total, 2),
+                },
+                indent=2,
+            )
+        )
     return status
 
 

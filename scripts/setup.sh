@@ -55,7 +55,7 @@ ensure_postgres() {
     as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
     for _ in $(seq 1 30); do pg_isready -q -h "$host" -p "$port" && break; sleep 1; done
   fi
-  pg_isready -h "$host" -p "$port"
+  pg_isready -q -h "$host" -p "$port" || { say "PostgreSQL does not answer on $host:$port"; return 1; }
 }
 
 ensure_redis() {

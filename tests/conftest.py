@@ -44,9 +44,7 @@ def test_settings(**sections: Any) -> Settings:
 
 def _create_database(settings: Settings) -> None:
     db = settings.database
-    conn = psycopg2.connect(
-        host=db.host, port=db.port, user=db.user, password=db.password or None, dbname="postgres"
-    )
+    conn = psycopg2.connect(host=db.host, port=db.port, user=db.user, password=db.password or None, dbname="postgres")
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db.name,))
@@ -76,7 +74,11 @@ class Pg:
     def __init__(self, settings: Settings) -> None:
         db = settings.database
         self.conn = psycopg2.connect(
-            host=db.host, port=db.port, user=db.user, password=db.password or None, dbname=db.name,
+            host=db.host,
+            port=db.port,
+            user=db.user,
+            password=db.password or None,
+            dbname=db.name,
             options="-c timezone=UTC",
         )
         self.conn.autocommit = True
@@ -106,8 +108,13 @@ def pg(settings: Settings) -> Iterator[Pg]:
 
 @pytest.fixture
 def rds(settings: Settings) -> Iterator[redis_sync.Redis]:
-    client = redis_sync.Redis(host=settings.redis.host, port=settings.redis.port, db=settings.redis.db,
-                              password=settings.redis.password or None, decode_responses=True)
+    client = redis_sync.Redis(
+        host=settings.redis.host,
+        port=settings.redis.port,
+        db=settings.redis.db,
+        password=settings.redis.password or None,
+        decode_responses=True,
+    )
     client.flushdb()
     yield client
     client.close()

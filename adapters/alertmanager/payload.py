@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from domain.fingerprint import fingerprint as compute_fingerprint
 from domain.model import Alert, Notification, Rejection, Status
 
-ZERO_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
+ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 # service and service_version key service_states and an index of open issues: a btree entry
 # holds at most ~2.7 kB, and an alert too big for it would fail its whole notification forever.
 INDEXED_LABELS = ("service", "service_version")
@@ -75,7 +75,7 @@ def parse_time(text: str) -> datetime:
     fraction = (fraction or "")[:7]
     offset = "+00:00" if offset in ("Z", "z") else offset
     moment = datetime.fromisoformat(f"{head[:10]}T{head[11:]}{fraction}{offset}")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 class _Invalid(ValueError):

@@ -47,15 +47,21 @@ class Metrics:
             "zeroops_redis_errors_total", "Failed Redis operations.", ("operation",), registry=self.registry
         )
         self.db_errors = Counter(
-            "zeroops_db_errors_total", "Failed database operations, by SQLSTATE class.", ("sqlstate_class",),
+            "zeroops_db_errors_total",
+            "Failed database operations, by SQLSTATE class.",
+            ("sqlstate_class",),
             registry=self.registry,
         )
         self.catchup_duration = Histogram(
-            "zeroops_cache_catchup_duration_seconds", "Duration of a cache catch-up run.", registry=self.registry,
+            "zeroops_cache_catchup_duration_seconds",
+            "Duration of a cache catch-up run.",
+            registry=self.registry,
             buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0),
         )
         self.catchup_items = Counter(
-            "zeroops_cache_catchup_items_total", "Items re-written by cache catch-up.", ("kind",),
+            "zeroops_cache_catchup_items_total",
+            "Items re-written by cache catch-up.",
+            ("kind",),
             registry=self.registry,
         )
         self.catchup_runs = Counter(

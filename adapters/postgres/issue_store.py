@@ -189,9 +189,9 @@ class PostgresIssueStore:
                 touched.setdefault((issue.service, issue.service_version), _Touch()).add(issue)
         if not touched:
             return []
-        keys = [{"service": s, "version": v} for s, v in touched]
-        await cur.execute(_LOCK_STATES, {"rows": _json(k | t.placeholder() for k, t in zip(keys, touched.values()))})
-        await cur.execute(_APPLY_STATES, {"rows": _json(k | t.change() for k, t in zip(keys, touched.values()))})
+        keyed = [({"service": service, "version": version}, t) for (service, version), t in touched.items()]
+        await cur.execute(_LOCK_STATES, {"rows": _json(key | t.placeholder() for key, t in keyed)})
+        await cur.execute(_APPLY_STATES, {"rows": _json(key | t.change() for key, t in keyed)})
         return [_state_from_row(row) for row in await cur.fetchall()]
 
     async def changed_since(self, since: datetime) -> Changes:

@@ -123,7 +123,7 @@ class RedisDeliveryLog:
             values = await self._client.mget([self.key(k) for k in keys])
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(f"redis: {exc}") from exc
-        return {k for k, v in zip(keys, values) if v is not None}
+        return {k for k, v in zip(keys, values, strict=True) if v is not None}
 
     async def remember(self, keys: Iterable[str]) -> None:
         try:

@@ -13,9 +13,9 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from adapters.observability.metrics import Metrics
 from application.catch_up import CatchUpCache
 from application.errors import CacheUnavailable, StoreUnavailable
-from adapters.observability.metrics import Metrics
 from entrypoints.containers import Container
 from entrypoints.http import webhook
 from entrypoints.http.health import HealthHandlers

@@ -29,8 +29,9 @@ class HealthHandlers:
         ready = postgres == "ok" and not self.shutting_down
         body = {
             "ok": ready,
-            "status": "shutting down" if self.shutting_down else ("not ready" if not ready else
-                      "ready" if redis_status == "ok" else "degraded"),
+            "status": "shutting down"
+            if self.shutting_down
+            else ("not ready" if not ready else "ready" if redis_status == "ok" else "degraded"),
             "postgres": postgres,
             "redis": redis_status,
         }

@@ -42,9 +42,7 @@ class WebhookHandler:
         # Credentials first: an unauthenticated request is neither read nor written.
         if not self._auth.allows(request.headers.get("Authorization")):
             log.warning("webhook.unauthorized")
-            return self._answer(
-                error(401, "unauthorized", headers={"WWW-Authenticate": self._auth.challenge})
-            )
+            return self._answer(error(401, "unauthorized", headers={"WWW-Authenticate": self._auth.challenge}))
         try:
             async with asyncio.timeout(self._settings.request_timeout):
                 return self._answer(await self._process(request))

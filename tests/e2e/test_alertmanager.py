@@ -11,7 +11,7 @@ import itertools
 import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ async def alertmanager(am_binary: str, service: AppClient, tmp_path: Path) -> As
 
 
 def moment(seconds_ago: float = 0) -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=seconds_ago)
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=seconds_ago)
 
 
 def rfc3339(at: datetime) -> str:
@@ -278,9 +278,9 @@ async def test_unusual_labels_and_missing_severity_or_summary_are_stored_intact(
     am = await alertmanager(client)
     starts_at = moment(seconds_ago=20)
     long_value = incompressible(10_000, seed=1)
-    summary = ' 磁盘 "满了" \'quoted\' 🚀 ' * 30
+    summary = " 磁盘 \"满了\" 'quoted' 🚀 " * 30
     odd = {
-        "alertname": 'Ünïcödé "quoted" \'single\'',
+        "alertname": "Ünïcödé \"quoted\" 'single'",
         "service": "svc-ü",
         "instance": 'db "primary" 数据库 🚀',
         "long": long_value,
@@ -337,9 +337,14 @@ async def test_unusual_labels_and_missing_severity_or_summary_are_stored_intact(
 
 FINGERPRINT_CASES = [
     {"alertname": "A"},
-    {"alertname": "HighRequestLatency", "service": "serviceA", "severity": "P1", "idc": "yzh",
-     "service_version": "v1.3.7"},
-    {"alertname": "Ünïcödé", "instance": "数据库 🚀", "quote": 'a "b" \'c\' \\ d'},
+    {
+        "alertname": "HighRequestLatency",
+        "service": "serviceA",
+        "severity": "P1",
+        "idc": "yzh",
+        "service_version": "v1.3.7",
+    },
+    {"alertname": "Ünïcödé", "instance": "数据库 🚀", "quote": "a \"b\" 'c' \\ d"},
     {"alertname": "Long", "value": "y" * 10_000},
     {"zz": "1", "aa": "2", "a": "3", "alertname": "Order"},
 ]
@@ -456,8 +461,10 @@ async def test_nothing_is_lost_while_postgresql_is_unreachable(
         issue = await eventually(lambda: only_issue(pg), timeout=20)
         unavailable = await notifications(client, 503)
         am_failed_requests = await am.metric("alertmanager_notification_requests_failed_total", integration="webhook")
-        print(f"503 answers while PostgreSQL was cut: {unavailable:.0f} "
-              f"(Alertmanager failed requests: {am_failed_requests:.0f})")
+        print(
+            f"503 answers while PostgreSQL was cut: {unavailable:.0f} "
+            f"(Alertmanager failed requests: {am_failed_requests:.0f})"
+        )
         assert unavailable >= 1
 
         async def delivered_again() -> None:

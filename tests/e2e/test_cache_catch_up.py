@@ -16,7 +16,9 @@ async def test_after_a_redis_outage_one_catch_up_makes_redis_equal_postgres(serv
     await proxy.start()
     client = await service(redis={"host": proxy.host, "port": proxy.port})
     try:
-        first = notification(alert("a", service="api"), alert("b", service="api"), alert("c", service="db"), alert("d", service=None))
+        first = notification(
+            alert("a", service="api"), alert("b", service="api"), alert("c", service="db"), alert("d", service=None)
+        )
         assert (await (await client.post(WEBHOOK, json=first)).json())["created"] == 4
 
         await proxy.cut()

@@ -28,9 +28,14 @@ def env(settings):
     port = free_port()
     values = {k: v for k, v in os.environ.items() if not k.startswith("ALERT_WEBHOOK_")}
     values.update(
-        DB_HOST=settings.database.host, DB_PORT=str(settings.database.port), DB_NAME=settings.database.name,
-        REDIS_ADDR=f"{settings.redis.host}:{settings.redis.port}", REDIS_DB=str(settings.redis.db),
-        SERVER_BIND_ADDR=f"127.0.0.1:{port}", CACHE_CATCHUP_INTERVAL="0", LOG_LEVEL="info",
+        DB_HOST=settings.database.host,
+        DB_PORT=str(settings.database.port),
+        DB_NAME=settings.database.name,
+        REDIS_ADDR=f"{settings.redis.host}:{settings.redis.port}",
+        REDIS_DB=str(settings.redis.db),
+        SERVER_BIND_ADDR=f"127.0.0.1:{port}",
+        CACHE_CATCHUP_INTERVAL="0",
+        LOG_LEVEL="info",
     )
     values["BASE_URL"] = f"http://127.0.0.1:{port}"
     return values

@@ -43,8 +43,10 @@ async def test_metrics_expose_step_and_route_histograms_and_outcome_counters(cli
     text = await response.text()
     for step in ("parse", "validate", "dedup", "persist", "cache"):
         assert f'zeroops_webhook_step_duration_seconds_count{{step="{step}"}}' in text
-    assert ('zeroops_http_request_duration_seconds_count{method="POST",'
-            'route="/v1/integrations/alertmanager/webhook",status="200"} 2.0') in text
+    assert (
+        'zeroops_http_request_duration_seconds_count{method="POST",'
+        'route="/v1/integrations/alertmanager/webhook",status="200"} 2.0'
+    ) in text
     assert 'zeroops_alerts_total{outcome="created"} 1.0' in text
     assert 'zeroops_alerts_total{outcome="duplicate"} 1.0' in text
     assert 'zeroops_notifications_total{status="400"} 1.0' in text
@@ -58,7 +60,11 @@ async def test_every_log_line_is_json_with_the_request_id_and_alert_fields(clien
     created = next(line for line in lines if line["event"] == "issue.created")
     assert created["request_id"] == "req-123"
     assert {k: created[k] for k in ("alertname", "service", "severity", "fingerprint")} == {
-        "alertname": "HighRequestLatency", "service": "serviceA", "severity": "P1", "fingerprint": "3b1b7f4e8f0e"}
+        "alertname": "HighRequestLatency",
+        "service": "serviceA",
+        "severity": "P1",
+        "fingerprint": "3b1b7f4e8f0e",
+    }
     summary = next(line for line in lines if line["event"] == "http.request")
     assert (summary["request_id"], summary["status"]) == ("req-123", 200)
 

@@ -3,7 +3,7 @@
 import asyncio
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,7 +15,7 @@ SEED_QUERY = (
     "SELECT id,state,level,alert_state,title,alert_since FROM alert_issues"
     " WHERE title='p95 latency over threshold' AND alert_since='2025-05-05 11:00:00'::timestamp;"
 )
-T0 = datetime(2025, 5, 5, 11, tzinfo=timezone.utc)
+T0 = datetime(2025, 5, 5, 11, tzinfo=UTC)
 BASIC = {"Authorization": "Basic " + base64.b64encode(b"alert:s3cret").decode()}
 
 
@@ -39,9 +39,12 @@ async def test_the_seed_walkthrough_creates_one_open_issue_then_absorbs_the_dupl
     assert (row["state"], row["level"], row["alert_state"], row["alert_since"]) == ("Open", "P1", "Pending", T0)
     labels = pg.scalar("SELECT labels FROM alert_issues")
     assert labels == [
-        {"key": "alertname", "value": "HighRequestLatency"}, {"key": "idc", "value": "yzh"},
-        {"key": "service", "value": "serviceA"}, {"key": "service_version", "value": "v1.3.7"},
-        {"key": "severity", "value": "P1"}, {"key": "am_fingerprint", "value": "3b1b7f4e8f0e"},
+        {"key": "alertname", "value": "HighRequestLatency"},
+        {"key": "idc", "value": "yzh"},
+        {"key": "service", "value": "serviceA"},
+        {"key": "service_version", "value": "v1.3.7"},
+        {"key": "severity", "value": "P1"},
+        {"key": "am_fingerprint", "value": "3b1b7f4e8f0e"},
         {"key": "generatorURL", "value": "http://prometheus/graph?g0.expr=..."},
     ]
     assert pg.rows("SELECT service, version, health_state, report_at FROM service_states") == [
@@ -50,7 +53,11 @@ async def test_the_seed_walkthrough_creates_one_open_issue_then_absorbs_the_dupl
 
     issue_id = row["id"]
     document = json.loads(rds.get(f"alert:issue:{issue_id}"))
-    assert (document["state"], document["alertSince"], document["service"]) == ("Open", "2025-05-05T11:00:00Z", "serviceA")
+    assert (document["state"], document["alertSince"], document["service"]) == (
+        "Open",
+        "2025-05-05T11:00:00Z",
+        "serviceA",
+    )
     assert 3 * 24 * 3600 - 60 < rds.ttl(f"alert:issue:{issue_id}") <= 3 * 24 * 3600
     assert rds.smembers("alert:index:open") == {issue_id} == rds.smembers("alert:index:svc:serviceA:open")
     assert json.loads(rds.get("service_state:serviceA:v1.3.7"))["health_state"] == "Error"
@@ -62,7 +69,11 @@ async def test_firing_then_resolved_closes_the_issue_and_restores_the_service(cl
     await post(client, seed())
     assert (await post(client, seed_resolved()))["resolved"] == 1
     (row,) = pg.rows("SELECT id, state, alert_state, resolved_at FROM alert_issues")
-    assert (row["state"], row["alert_state"], row["resolved_at"]) == ("Closed", "Restored", datetime(2025, 5, 5, 11, 30, tzinfo=timezone.utc))
+    assert (row["state"], row["alert_state"], row["resolved_at"]) == (
+        "Closed",
+        "Restored",
+        datetime(2025, 5, 5, 11, 30, tzinfo=UTC),
+    )
     assert pg.scalar("SELECT health_state FROM service_states") == "Normal"
     assert rds.smembers("alert:index:closed") == {row["id"]} == rds.smembers("alert:index:svc:serviceA:closed")
     assert not rds.exists("alert:index:open", "alert:index:svc:serviceA:open")
@@ -77,7 +88,9 @@ async def test_firing_then_resolved_closes_the_issue_and_restores_the_service(cl
 async def test_a_mixed_notification_is_counted_per_alert_and_a_redelivery_changes_nothing(client, pg, rds):
     await post(client, notification(alert("seen-before", starts_at="2025-05-05T10:00:00Z")))
     payload = notification(
-        alert("a"), alert("b"), alert("c"),
+        alert("a"),
+        alert("b"),
+        alert("c"),
         alert("seen-before", status="resolved", starts_at="2025-05-05T10:00:00Z", ends_at="2025-05-05T12:00:00Z"),
         alert("never-seen", status="resolved", ends_at="2025-05-05T12:00:00Z"),
         {"status": "firing", "labels": {"alertname": "broken"}, "startsAt": ""},
@@ -85,7 +98,13 @@ async def test_a_mixed_notification_is_counted_per_alert_and_a_redelivery_change
     )
     assert await post(client, payload) == {"ok": True, "created": 3, "resolved": 2, "duplicates": 0, "rejected": 1}
     states = {r["title"]: r["state"] for r in pg.rows("SELECT title, state FROM alert_issues")}
-    assert states == {"svc a": "Open", "svc b": "Open", "svc c": "Open", "svc seen-before": "Closed", "svc never-seen": "Closed"}
+    assert states == {
+        "svc a": "Open",
+        "svc b": "Open",
+        "svc c": "Open",
+        "svc seen-before": "Closed",
+        "svc never-seen": "Closed",
+    }
     assert [r["reason"] for r in pg.rows("SELECT reason FROM alert_rejections")] == ["alerts[5].startsAt empty"]
     assert len(rds.smembers("alert:index:open")) == 3 and len(rds.smembers("alert:index:closed")) == 2
 
@@ -96,7 +115,11 @@ async def test_a_mixed_notification_is_counted_per_alert_and_a_redelivery_change
 
 async def test_without_credentials_the_answer_is_401_and_nothing_is_written(service, pg, rds):
     client = await service(webhook={"basic_user": "alert", "basic_pass": "s3cret"})
-    for headers in (None, {"Authorization": "Basic " + base64.b64encode(b"alert:nope").decode()}, {"Authorization": "Bearer s3cret"}):
+    for headers in (
+        None,
+        {"Authorization": "Basic " + base64.b64encode(b"alert:nope").decode()},
+        {"Authorization": "Bearer s3cret"},
+    ):
         response = await client.post(WEBHOOK, json=seed(), headers=headers)
         assert response.status == 401
         assert await response.json() == {"ok": False, "error": "unauthorized"}
@@ -113,7 +136,9 @@ async def test_a_bearer_token_is_accepted_when_configured(service):
 
 async def test_credentials_never_reach_the_logs(service, capsys):
     client = await service(webhook={"basic_user": "alert", "basic_pass": "s3cret"})
-    await post(client, seed(), headers={"Authorization": "Basic " + base64.b64encode(b"alert:wrong-pass").decode()}, expect=401)
+    await post(
+        client, seed(), headers={"Authorization": "Basic " + base64.b64encode(b"alert:wrong-pass").decode()}, expect=401
+    )
     await post(client, seed(), headers=BASIC)
     output = capsys.readouterr().out
     assert "http.request" in output
@@ -160,7 +185,7 @@ async def test_a_body_over_the_limit_is_a_413(service, pg, rds):
 
 
 async def test_hostile_strings_in_labels_are_stored_verbatim(client, pg, rds):
-    hostile = {"q": "'); DROP TABLE alert_issues; --", "u": "ünïcødé 🚨 \"quoted\"", "nl": "a\nb", "long": "v" * 20000}
+    hostile = {"q": "'); DROP TABLE alert_issues; --", "u": 'ünïcødé 🚨 "quoted"', "nl": "a\nb", "long": "v" * 20000}
     raw = alert("hostile", summary="日本語のアラート" * 40, **hostile)
     assert (await post(client, notification(raw)))["created"] == 1
     labels = {item["key"]: item["value"] for item in pg.scalar("SELECT labels FROM alert_issues")}

@@ -49,9 +49,15 @@ async def test_instances_starting_at_once_apply_each_migration_exactly_once(scra
 
 
 def test_the_spec_indexes_and_constraints_exist(settings, pg):
-    indexes = {r["indexname"]: r["indexdef"] for r in pg.rows("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'alert_issues'")}
+    indexes = {
+        r["indexname"]: r["indexdef"]
+        for r in pg.rows("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'alert_issues'")
+    }
     definitions = " | ".join(indexes.values())
-    assert "UNIQUE INDEX alert_issues_fingerprint_alert_since_key ON public.alert_issues USING btree (fingerprint, alert_since)" in definitions
+    assert (
+        "UNIQUE INDEX alert_issues_fingerprint_alert_since_key ON public.alert_issues"
+        " USING btree (fingerprint, alert_since)" in definitions
+    )
     assert "(fingerprint) WHERE (state = 'Open'::text)" in indexes["alert_issues_one_open_per_fingerprint"]
     assert "(state, level, alert_since)" in definitions and "(alert_state, alert_since)" in definitions
     with pytest.raises(psycopg2.errors.CheckViolation):

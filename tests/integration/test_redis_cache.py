@@ -1,6 +1,6 @@
 import dataclasses
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,12 +10,14 @@ from application.errors import CacheUnavailable
 from domain.model import Alert, AlertState, HealthState, ServiceState, State, Status
 from domain.rules import issue_for
 
-T0 = datetime(2025, 5, 5, 11, tzinfo=timezone.utc)
+T0 = datetime(2025, 5, 5, 11, tzinfo=UTC)
 TTL = 3 * 24 * 3600
 
 
 def an_issue(issue_id="id-1", service="svc"):
-    alert = Alert(Status.FIRING, "fp1", T0, None, {"alertname": "A", "service": service, "severity": "P1"}, {"summary": "s"})
+    alert = Alert(
+        Status.FIRING, "fp1", T0, None, {"alertname": "A", "service": service, "severity": "P1"}, {"summary": "s"}
+    )
     return issue_for(alert, issue_id=issue_id)
 
 
@@ -31,10 +33,21 @@ async def test_an_open_issue_is_written_with_its_indexes_and_ttl(client, rds):
     await RedisIssueCache(client, TTL).publish([an_issue()], [])
     document = json.loads(rds.get("alert:issue:id-1"))
     assert document == {
-        "id": "id-1", "state": "Open", "level": "P1", "alertState": "Pending", "title": "s",
-        "labels": [{"key": "alertname", "value": "A"}, {"key": "service", "value": "svc"},
-                   {"key": "severity", "value": "P1"}, {"key": "am_fingerprint", "value": "fp1"}],
-        "alertSince": "2025-05-05T11:00:00Z", "resolvedAt": None, "fingerprint": "fp1", "service": "svc",
+        "id": "id-1",
+        "state": "Open",
+        "level": "P1",
+        "alertState": "Pending",
+        "title": "s",
+        "labels": [
+            {"key": "alertname", "value": "A"},
+            {"key": "service", "value": "svc"},
+            {"key": "severity", "value": "P1"},
+            {"key": "am_fingerprint", "value": "fp1"},
+        ],
+        "alertSince": "2025-05-05T11:00:00Z",
+        "resolvedAt": None,
+        "fingerprint": "fp1",
+        "service": "svc",
         "alertname": "A",
     }
     assert TTL - 5 < rds.ttl("alert:issue:id-1") <= TTL
@@ -65,8 +78,13 @@ async def test_a_service_state_is_in_exactly_one_health_set(client, rds):
     state = dataclasses.replace(state, health_state=HealthState.NORMAL, resolved_at=T0 + timedelta(hours=1))
     await cache.publish([], [state])
     key = "service_state:svc:v1"
-    assert json.loads(rds.get(key)) == {"service": "svc", "version": "v1", "report_at": "2025-05-05T11:00:00Z",
-                                        "resolved_at": "2025-05-05T12:00:00Z", "health_state": "Normal"}
+    assert json.loads(rds.get(key)) == {
+        "service": "svc",
+        "version": "v1",
+        "report_at": "2025-05-05T11:00:00Z",
+        "resolved_at": "2025-05-05T12:00:00Z",
+        "health_state": "Normal",
+    }
     assert rds.smembers("service_state:index:service:svc") == {key}
     members = {h.value: rds.smembers(f"service_state:index:health:{h.value}") for h in HealthState}
     assert members == {"Normal": {key}, "Warning": set(), "Processing": set(), "Error": set()}

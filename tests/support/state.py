@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
 def rfc3339(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    text = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     if moment.microsecond:
         text += f".{moment.microsecond:06d}".rstrip("0")
     return text + "Z"
@@ -35,8 +35,10 @@ def redis_contents(rds: Any, include_idempotency: bool = False) -> dict[str, Any
         if key.startswith("alert:idemp:") and not include_idempotency:
             continue
         kind = rds.type(key)
-        contents[key] = json.loads(rds.get(key)) if kind == "string" and not key.startswith("alert:idemp:") else (
-            rds.get(key) if kind == "string" else rds.smembers(key)
+        contents[key] = (
+            json.loads(rds.get(key))
+            if kind == "string" and not key.startswith("alert:idemp:")
+            else (rds.get(key) if kind == "string" else rds.smembers(key))
         )
     return contents
 
@@ -52,9 +54,16 @@ def redis_expected_from(pg: Any) -> dict[str, Any]:
         labels = {item["key"]: item["value"] for item in row["labels"]}
         service = labels.get("service", "")
         expected[f"alert:issue:{row['id']}"] = {
-            "id": row["id"], "state": row["state"], "level": row["level"], "alertState": row["alert_state"],
-            "title": row["title"], "labels": row["labels"], "alertSince": rfc3339(row["alert_since"]),
-            "resolvedAt": rfc3339(row["resolved_at"]), "fingerprint": row["fingerprint"], "service": service,
+            "id": row["id"],
+            "state": row["state"],
+            "level": row["level"],
+            "alertState": row["alert_state"],
+            "title": row["title"],
+            "labels": row["labels"],
+            "alertSince": rfc3339(row["alert_since"]),
+            "resolvedAt": rfc3339(row["resolved_at"]),
+            "fingerprint": row["fingerprint"],
+            "service": service,
             "alertname": labels.get("alertname", ""),
         }
         state = row["state"].lower()
@@ -64,8 +73,11 @@ def redis_expected_from(pg: Any) -> dict[str, Any]:
     for row in pg.rows("SELECT * FROM service_states"):
         key = f"service_state:{row['service']}:{row['version']}"
         expected[key] = {
-            "service": row["service"], "version": row["version"], "report_at": rfc3339(row["report_at"]),
-            "resolved_at": rfc3339(row["resolved_at"]), "health_state": row["health_state"],
+            "service": row["service"],
+            "version": row["version"],
+            "report_at": rfc3339(row["report_at"]),
+            "resolved_at": rfc3339(row["resolved_at"]),
+            "health_state": row["health_state"],
         }
         add(f"service_state:index:service:{row['service']}", key)
         add(f"service_state:index:health:{row['health_state']}", key)

@@ -80,6 +80,3 @@ class FakeDeliveryLog:
             raise CacheUnavailable("redis down")
         self.remembered.extend(keys)
         self.known.update(keys)
-
-
-

@@ -15,8 +15,16 @@ def test_basic_credentials_must_match_exactly():
     auth = Authenticator(basic_user="alert", basic_pass="s3cret")
     assert auth.allows(basic("alert", "s3cret"))
     assert auth.allows("basic " + basic("alert", "s3cret").split()[1])
-    for wrong in (None, "", basic("alert", "wrong"), basic("other", "s3cret"), "Basic !!!", "Bearer s3cret",
-                  basic("alert", "s3cret") + "x", "Basic ünï"):
+    for wrong in (
+        None,
+        "",
+        basic("alert", "wrong"),
+        basic("other", "s3cret"),
+        "Basic !!!",
+        "Bearer s3cret",
+        basic("alert", "s3cret") + "x",
+        "Basic ünï",
+    ):
         assert not auth.allows(wrong), wrong
 
 

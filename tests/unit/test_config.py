@@ -24,15 +24,30 @@ def test_the_repository_config_loads_with_the_documented_defaults():
 
 def test_environment_variables_override_the_file(monkeypatch):
     env = {
-        "DB_HOST": "db.internal", "DB_PORT": "6543", "DB_USER": "zero", "DB_PASSWORD": "p:a#ss", "DB_NAME": "ops",
-        "DB_SSLMODE": "require", "REDIS_ADDR": "cache:6380", "REDIS_PASSWORD": "r", "REDIS_DB": "3",
-        "ALERT_WEBHOOK_BASIC_USER": "alert", "ALERT_WEBHOOK_BASIC_PASS": "s3cret", "ALERT_WEBHOOK_BEARER": "tok",
-        "SERVER_BIND_ADDR": "127.0.0.1:9090", "LOG_LEVEL": "DEBUG",
+        "DB_HOST": "db.internal",
+        "DB_PORT": "6543",
+        "DB_USER": "zero",
+        "DB_PASSWORD": "p:a#ss",
+        "DB_NAME": "ops",
+        "DB_SSLMODE": "require",
+        "REDIS_ADDR": "cache:6380",
+        "REDIS_PASSWORD": "r",
+        "REDIS_DB": "3",
+        "ALERT_WEBHOOK_BASIC_USER": "alert",
+        "ALERT_WEBHOOK_BASIC_PASS": "s3cret",
+        "ALERT_WEBHOOK_BEARER": "tok",
+        "SERVER_BIND_ADDR": "127.0.0.1:9090",
+        "LOG_LEVEL": "DEBUG",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     s = load_settings()
-    assert (s.database.host, s.database.port, s.database.user, s.database.password) == ("db.internal", 6543, "zero", "p:a#ss")
+    assert (s.database.host, s.database.port, s.database.user, s.database.password) == (
+        "db.internal",
+        6543,
+        "zero",
+        "p:a#ss",
+    )
     assert (s.database.name, s.database.sslmode) == ("ops", "require")
     assert (s.redis.host, s.redis.port, s.redis.password, s.redis.db) == ("cache", 6380, "r", 3)
     assert (s.webhook.basic_user, s.webhook.basic_pass, s.webhook.bearer) == ("alert", "s3cret", "tok")

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
@@ -10,13 +10,19 @@ from application.ports import Changes
 from domain.model import Alert, Level, Notification, Rejection, State, Status
 from tests.unit.fakes import FakeDeliveryLog, FakeIssueCache, FakeIssueStore
 
-NOW = datetime(2025, 5, 5, 12, tzinfo=timezone.utc)
-SINCE = datetime(2025, 5, 5, 11, tzinfo=timezone.utc)
+NOW = datetime(2025, 5, 5, 12, tzinfo=UTC)
+SINCE = datetime(2025, 5, 5, 11, tzinfo=UTC)
 
 
 def an_alert(fp: str = "fp1", status: Status = Status.FIRING, since: datetime = SINCE, **labels: str) -> Alert:
-    return Alert(status=status, fingerprint=fp, starts_at=since, ends_at=None,
-                 labels={"alertname": "A", "service": "svc", **labels}, annotations={})
+    return Alert(
+        status=status,
+        fingerprint=fp,
+        starts_at=since,
+        ends_at=None,
+        labels={"alertname": "A", "service": "svc", **labels},
+        annotations={},
+    )
 
 
 @pytest.fixture
@@ -37,8 +43,9 @@ def deliveries():
 @pytest.fixture
 def ingest(store, cache, deliveries):
     ids = count(1)
-    return IngestNotification(store, cache, deliveries, clock=lambda: NOW, new_id=lambda: f"id-{next(ids)}",
-                              level_map={"critical": Level.P0})
+    return IngestNotification(
+        store, cache, deliveries, clock=lambda: NOW, new_id=lambda: f"id-{next(ids)}", level_map={"critical": Level.P0}
+    )
 
 
 async def test_firing_alerts_become_open_issues_written_through_to_the_cache(ingest, store, cache):

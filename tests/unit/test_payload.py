@@ -1,5 +1,5 @@
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -52,23 +52,27 @@ def test_the_seed_parses_into_one_firing_alert():
     (parsed,) = parse(seed()).alerts
     assert parsed.status is Status.FIRING
     assert parsed.fingerprint == "3b1b7f4e8f0e"
-    assert parsed.starts_at == datetime(2025, 5, 5, 11, tzinfo=timezone.utc)
+    assert parsed.starts_at == datetime(2025, 5, 5, 11, tzinfo=UTC)
     assert parsed.ends_at is None
     assert parsed.generator_url == "http://prometheus/graph?g0.expr=..."
 
 
 def test_any_offset_is_converted_to_utc_and_nanoseconds_are_cut():
     (parsed,) = parse(notification(alert(starts_at="2025-05-05T13:00:00.123456789+02:00"))).alerts
-    assert parsed.starts_at == datetime(2025, 5, 5, 11, 0, 0, 123456, tzinfo=timezone.utc)
+    assert parsed.starts_at == datetime(2025, 5, 5, 11, 0, 0, 123456, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("status, expected", [("RESOLVED", Status.RESOLVED), ("Firing", Status.FIRING), ("", Status.FIRING)])
+@pytest.mark.parametrize(
+    "status, expected", [("RESOLVED", Status.RESOLVED), ("Firing", Status.FIRING), ("", Status.FIRING)]
+)
 def test_status_is_case_insensitive_and_empty_means_firing(status, expected):
     assert parse(notification(alert(status=status, ends_at=""))).alerts[0].status is expected
 
 
 def test_each_alert_is_judged_by_its_own_status_not_the_summary():
-    parsed = parse(notification(alert("a"), alert("b", status="resolved", ends_at="2025-05-05T12:00:00Z"), status="firing"))
+    parsed = parse(
+        notification(alert("a"), alert("b", status="resolved", ends_at="2025-05-05T12:00:00Z"), status="firing")
+    )
     assert [a.status for a in parsed.alerts] == [Status.FIRING, Status.RESOLVED]
 
 
@@ -134,8 +138,16 @@ def test_an_alert_that_is_not_an_object_is_rejected():
     "labels, expected",
     [  # printed by a real Alertmanager 0.25 (GET /api/v2/alerts) for alerts posted without a fingerprint
         ({"alertname": "A"}, "d2c6efc389df0927"),
-        ({"alertname": "HighRequestLatency", "idc": "yzh", "service": "serviceA", "service_version": "v1.3.7",
-          "severity": "P1"}, "80cc2a30f373df9e"),
+        (
+            {
+                "alertname": "HighRequestLatency",
+                "idc": "yzh",
+                "service": "serviceA",
+                "service_version": "v1.3.7",
+                "severity": "P1",
+            },
+            "80cc2a30f373df9e",
+        ),
         ({"alertname": "Ünïcödé", "instance": "数据库 🚀", "quote": "a \"b\" 'c' \\ d"}, "80add96b877e4283"),
         ({"a": "3", "aa": "2", "alertname": "Order", "zz": "1"}, "fcea1a3bb500128f"),
         ({"alertname": "A", "x": "日本"}, "34bf9b0831a0ba37"),

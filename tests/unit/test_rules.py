@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -6,7 +6,7 @@ from domain.fingerprint import fingerprint
 from domain.model import Alert, AlertState, Level, State, Status
 from domain.rules import delivery_key, issue_for, labels_for, level_for, rfc3339, title_for
 
-SINCE = datetime(2025, 5, 5, 11, tzinfo=timezone.utc)
+SINCE = datetime(2025, 5, 5, 11, tzinfo=UTC)
 
 
 def an_alert(**changes) -> Alert:
@@ -25,8 +25,16 @@ def an_alert(**changes) -> Alert:
 
 @pytest.mark.parametrize(
     "severity, level",
-    [("P0", Level.P0), ("p1", Level.P1), (" P2 ", Level.P2), ("warning", Level.WARNING), ("WARNING", Level.WARNING),
-     ("critical", Level.WARNING), ("", Level.WARNING), ("P3", Level.WARNING)],
+    [
+        ("P0", Level.P0),
+        ("p1", Level.P1),
+        (" P2 ", Level.P2),
+        ("warning", Level.WARNING),
+        ("WARNING", Level.WARNING),
+        ("critical", Level.WARNING),
+        ("", Level.WARNING),
+        ("P3", Level.WARNING),
+    ],
 )
 def test_level_follows_severity_and_falls_back_to_warning(severity, level):
     assert level_for(severity) is level
@@ -57,7 +65,7 @@ def test_title_is_cut_at_255_characters_without_splitting_one():
 
 
 def test_labels_are_sorted_then_fingerprint_generator_url_and_group_key():
-    keys = [label.key for label in labels_for(an_alert(), group_key="{}:{alertname=\"x\"}")]
+    keys = [label.key for label in labels_for(an_alert(), group_key='{}:{alertname="x"}')]
     assert keys == ["alertname", "idc", "service", "severity", "am_fingerprint", "generatorURL", "groupKey"]
 
 
@@ -73,7 +81,7 @@ def test_a_firing_alert_opens_a_pending_issue():
 
 
 def test_a_resolved_alert_without_end_time_is_closed_now():
-    now = datetime(2025, 5, 6, tzinfo=timezone.utc)
+    now = datetime(2025, 5, 6, tzinfo=UTC)
     issue = issue_for(an_alert(status=Status.RESOLVED), issue_id="id-1", now=now)
     assert (issue.state, issue.alert_state, issue.resolved_at) == (State.CLOSED, AlertState.RESTORED, now)
 
