@@ -175,7 +175,8 @@ class PostgresIssueStore:
         closed = await self._close_open(cur, resolving)
         done = {i.fingerprint for i in closed}
         # No open issue: record the incident already closed, unless that event is on record.
-        inserted = await self._insert(cur, [i for i in resolving if i.fingerprint not in done])
+        unmatched = [i for i in resolving if i.fingerprint not in done]
+        inserted = await self._insert(cur, unmatched) if unmatched else []
         done |= {i.fingerprint for i in inserted}
         # A conflict may be a firing that another instance committed since our first look.
         pending = [i for i in resolving if i.fingerprint not in done]

@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.payloads import alert, notification, seed, seed_resolved
 from tests.support.state import database_rows, redis_contents
+from tests.support.tcp_proxy import TcpProxy
 
 WEBHOOK = "/v1/integrations/alertmanager/webhook"
 SEED_QUERY = (
@@ -242,3 +243,17 @@ async def test_a_request_past_its_timeout_is_a_503_and_commits_nothing(service, 
     await asyncio.sleep(0.2)
     assert pg.scalar("SELECT count(*) FROM alert_issues") == 0
     assert (await post(client, seed()))["created"] == 1
+
+
+async def test_connections_broken_by_a_database_restart_are_replaced_without_a_503(service, settings, pg):
+    proxy = TcpProxy(settings.database.host, settings.database.port)
+    await proxy.start()
+    try:
+        client = await service(database={"host": proxy.host, "port": proxy.port})
+        assert (await post(client, notification(alert("before"))))["created"] == 1
+        await proxy.cut()  # every pooled connection is now dead
+        await proxy.restore()
+        assert (await post(client, notification(alert("after"))))["created"] == 1
+    finally:
+        await proxy.close()
+    assert pg.scalar("SELECT count(*) FROM alert_issues") == 2
