@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from application.errors import CacheUnavailable
-from application.ports import Batch, Clock, DeliveryLog, IssueCache, IssueStore
+from application.ports import Batch, Clock, IssueCache, IssueStore
 from domain.model import Alert, AlertIssue, Level, Notification, Recorded, Rejection, ServiceState, Status
 from domain.rules import delivery_key, issue_for
 
@@ -34,22 +34,21 @@ def new_issue_id() -> str:
 class IngestNotification:
     """Record every alert of a notification once, by its own status, then write the cache through.
 
-    The store is the judge of duplicates; the delivery log only spares it known ones, and is
-    written after the commit so that a failed write can never make its retry look like a duplicate.
+    The store is the judge of duplicates; the cache's memory of deliveries only spares it known
+    ones, and is written after the commit so that a failed write can never make its retry look
+    like a duplicate.
     """
 
     def __init__(
         self,
         store: IssueStore,
         cache: IssueCache,
-        deliveries: DeliveryLog,
         clock: Clock = utc_now,
         new_id: Callable[[], str] = new_issue_id,
         level_map: Mapping[str, Level] | None = None,
     ) -> None:
         self._store = store
         self._cache = cache
-        self._deliveries = deliveries
         self._clock = clock
         self._new_id = new_id
         self._level_map = dict(level_map or {})
@@ -59,7 +58,7 @@ class IngestNotification:
         alerts = self._first_per_fingerprint(notification.alerts, result.duplicates)
         keys = [delivery_key(a) for a in alerts]
         try:
-            known = await self._deliveries.seen(keys)
+            known = await self._cache.seen(keys)
         except CacheUnavailable:
             known = set()
         fresh = [a for a, k in zip(alerts, keys, strict=True) if k not in known]
@@ -86,8 +85,11 @@ class IngestNotification:
 
         # Cache after commit: a cache write must never hide a failed database write.
         try:
-            await self._cache.publish(recorded.created + recorded.resolved, recorded.service_states)
-            await self._deliveries.remember([k for k in keys if k not in known])
+            await self._cache.publish(
+                recorded.created + recorded.resolved,
+                recorded.service_states,
+                deliveries=[k for k in keys if k not in known],
+            )
         except CacheUnavailable as exc:
             result.cache_error = str(exc) or type(exc).__name__
         return result

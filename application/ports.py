@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -40,19 +40,18 @@ class IssueStore(Protocol):
 
 
 class IssueCache(Protocol):
-    """The fast read model of issues and service states; raises CacheUnavailable."""
+    """The fast read model of issues and service states, with a short-lived memory of the deliveries
+    already recorded; raises CacheUnavailable."""
 
-    async def publish(self, issues: Sequence[AlertIssue], states: Sequence[ServiceState]) -> None:
-        """Write the issues and service states and move them between their index sets."""
+    async def seen(self, deliveries: Sequence[str]) -> set[str]:
+        """Those of the deliveries recorded lately: a hint that spares the store, never the judge."""
         ...
 
-
-class DeliveryLog(Protocol):
-    """A short-lived memory of deliveries already recorded: a hint, never the judge; raises CacheUnavailable."""
-
-    async def seen(self, keys: Sequence[str]) -> set[str]: ...
-
-    async def remember(self, keys: Iterable[str]) -> None: ...
+    async def publish(
+        self, issues: Sequence[AlertIssue], states: Sequence[ServiceState], deliveries: Sequence[str] = ()
+    ) -> None:
+        """Write the issues and service states, move them between their index sets, and remember the deliveries."""
+        ...
 
 
 class Clock(Protocol):

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from adapters.observability.instrumented import (
-    InstrumentedDeliveryLog,
     InstrumentedIssueCache,
     InstrumentedIssueStore,
 )
 from adapters.observability.metrics import Metrics
 from adapters.postgres.database import init_database
 from adapters.postgres.issue_store import PostgresIssueStore
-from adapters.redis.cache import RedisDeliveryLog, RedisIssueCache
+from adapters.redis.cache import RedisIssueCache
 from adapters.redis.client import init_redis
 from application.catch_up import CatchUpCache
 from application.ingest import IngestNotification
@@ -38,14 +37,10 @@ class Container(containers.DeclarativeContainer):
     issue_cache = providers.Singleton(
         InstrumentedIssueCache,
         inner=providers.Singleton(
-            RedisIssueCache, client=redis_client, ttl_seconds=settings.provided.cache.issue_ttl_seconds
-        ),
-        metrics=metrics,
-    )
-    delivery_log = providers.Singleton(
-        InstrumentedDeliveryLog,
-        inner=providers.Singleton(
-            RedisDeliveryLog, client=redis_client, ttl_seconds=settings.provided.cache.idempotency_ttl_seconds
+            RedisIssueCache,
+            client=redis_client,
+            ttl_seconds=settings.provided.cache.issue_ttl_seconds,
+            delivery_ttl_seconds=settings.provided.cache.idempotency_ttl_seconds,
         ),
         metrics=metrics,
     )
@@ -54,7 +49,6 @@ class Container(containers.DeclarativeContainer):
         IngestNotification,
         store=issue_store,
         cache=issue_cache,
-        deliveries=delivery_log,
         level_map=settings.provided.severity_levels,
     )
     catch_up_cache = providers.Singleton(CatchUpCache, store=issue_store, cache=issue_cache)

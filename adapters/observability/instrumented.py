@@ -4,14 +4,14 @@ so that use cases and adapters stay free of metric objects."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 import structlog
 
 from adapters.observability.metrics import Metrics
 from application.errors import CacheUnavailable, StoreUnavailable
-from application.ports import Batch, Changes, DeliveryLog, IssueCache, IssueStore
+from application.ports import Batch, Changes, IssueCache, IssueStore
 from domain.model import AlertIssue, Recorded, ServiceState
 
 log = structlog.get_logger(__name__)
@@ -58,35 +58,24 @@ class InstrumentedIssueCache:
         self._inner = inner
         self._metrics = metrics
 
-    async def publish(self, issues: Sequence[AlertIssue], states: Sequence[ServiceState]) -> None:
-        with _Timer(self._metrics, "cache"):
-            try:
-                await self._inner.publish(issues, states)
-            except CacheUnavailable as exc:
-                self._metrics.redis_errors.labels("publish").inc()
-                log.warning("cache.write_failed", error=str(exc))
-                raise
-
-
-class InstrumentedDeliveryLog:
-    def __init__(self, inner: DeliveryLog, metrics: Metrics) -> None:
-        self._inner = inner
-        self._metrics = metrics
-
-    async def seen(self, keys: Sequence[str]) -> set[str]:
+    async def seen(self, deliveries: Sequence[str]) -> set[str]:
         with _Timer(self._metrics, "dedup"):
             try:
-                return await self._inner.seen(keys)
+                return await self._inner.seen(deliveries)
             except CacheUnavailable as exc:
-                self._metrics.redis_errors.labels("dedup_read").inc()
-                log.warning("cache.dedup_read_failed", error=str(exc))
+                self._failed("dedup", exc)
                 raise
 
-    async def remember(self, keys: Iterable[str]) -> None:
-        # Not timed: the cache step is the publish, observed once per notification.
-        try:
-            await self._inner.remember(keys)
-        except CacheUnavailable as exc:
-            self._metrics.redis_errors.labels("dedup_write").inc()
-            log.warning("cache.dedup_write_failed", error=str(exc))
-            raise
+    async def publish(
+        self, issues: Sequence[AlertIssue], states: Sequence[ServiceState], deliveries: Sequence[str] = ()
+    ) -> None:
+        with _Timer(self._metrics, "cache"):
+            try:
+                await self._inner.publish(issues, states, deliveries)
+            except CacheUnavailable as exc:
+                self._failed("publish", exc)
+                raise
+
+    def _failed(self, operation: str, exc: CacheUnavailable) -> None:
+        self._metrics.redis_errors.labels(operation).inc()
+        log.warning(f"cache.{operation}_failed", error=str(exc))

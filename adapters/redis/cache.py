@@ -1,4 +1,4 @@
-"""RedisIssueCache and RedisDeliveryLog: the write-through read model and the duplicate hint (SPEC §3.3, §3.6)."""
+"""RedisIssueCache: the write-through read model and the duplicate hint (SPEC §3.3, §3.6)."""
 
 from __future__ import annotations
 
@@ -67,14 +67,34 @@ def _time(moment: datetime | None) -> str | None:
     return rfc3339(moment) if moment else None
 
 
+def delivery_key(delivery: str) -> str:
+    return f"alert:idemp:{delivery}"
+
+
 class RedisIssueCache:
-    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+    def __init__(self, client: redis.Redis, ttl_seconds: int, delivery_ttl_seconds: int) -> None:
         self._client = client
         self._ttl = ttl_seconds
+        self._delivery_ttl = delivery_ttl_seconds
 
-    async def publish(self, issues: Sequence[AlertIssue], states: Sequence[ServiceState]) -> None:
+    async def seen(self, deliveries: Sequence[str]) -> set[str]:
+        if not deliveries:
+            return set()
+        try:
+            values = await self._client.mget([delivery_key(d) for d in deliveries])
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(f"redis: {exc}") from exc
+        return {d for d, v in zip(deliveries, values, strict=True) if v is not None}
+
+    async def publish(
+        self, issues: Sequence[AlertIssue], states: Sequence[ServiceState], deliveries: Sequence[str] = ()
+    ) -> None:
         # MULTI/EXEC per chunk: a reader never sees an id in both the open and the closed set.
-        commands = [*self._issue_commands(issues), *self._state_commands(states)]
+        commands = [
+            *self._issue_commands(issues),
+            *self._state_commands(states),
+            *(("set", (delivery_key(d), "1", self._delivery_ttl)) for d in deliveries),
+        ]
         try:
             for start in range(0, len(commands), _CHUNK):
                 async with self._client.pipeline(transaction=True) as pipe:
@@ -105,31 +125,3 @@ class RedisIssueCache:
                 if health is not state.health_state:
                     yield "srem", (health_index_key(health), key)
             yield "sadd", (health_index_key(state.health_state), key)
-
-
-class RedisDeliveryLog:
-    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
-        self._client = client
-        self._ttl = ttl_seconds
-
-    @staticmethod
-    def key(delivery: str) -> str:
-        return f"alert:idemp:{delivery}"
-
-    async def seen(self, keys: Sequence[str]) -> set[str]:
-        if not keys:
-            return set()
-        try:
-            values = await self._client.mget([self.key(k) for k in keys])
-        except (RedisError, OSError) as exc:
-            raise CacheUnavailable(f"redis: {exc}") from exc
-        return {k for k, v in zip(keys, values, strict=True) if v is not None}
-
-    async def remember(self, keys: Iterable[str]) -> None:
-        try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for k in keys:
-                    pipe.set(self.key(k), "1", ex=self._ttl)
-                await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise CacheUnavailable(f"redis: {exc}") from exc

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.redis.cache import RedisDeliveryLog, RedisIssueCache
+from adapters.redis.cache import RedisIssueCache
 from adapters.redis.client import init_redis
 from application.errors import CacheUnavailable
 from domain.model import Alert, AlertState, HealthState, ServiceState, State, Status
@@ -30,7 +30,7 @@ async def client(settings, rds):
 
 
 async def test_an_open_issue_is_written_with_its_indexes_and_ttl(client, rds):
-    await RedisIssueCache(client, TTL).publish([an_issue()], [])
+    await RedisIssueCache(client, TTL, 600).publish([an_issue()], [])
     document = json.loads(rds.get("alert:issue:id-1"))
     assert document == {
         "id": "id-1",
@@ -55,7 +55,7 @@ async def test_an_open_issue_is_written_with_its_indexes_and_ttl(client, rds):
 
 
 async def test_a_closed_issue_moves_from_the_open_sets_to_the_closed_sets(client, rds):
-    cache = RedisIssueCache(client, TTL)
+    cache = RedisIssueCache(client, TTL, 600)
     issue = an_issue()
     await cache.publish([issue], [])
     issue.state, issue.alert_state, issue.resolved_at = State.CLOSED, AlertState.RESTORED, T0 + timedelta(minutes=3)
@@ -67,12 +67,12 @@ async def test_a_closed_issue_moves_from_the_open_sets_to_the_closed_sets(client
 
 
 async def test_an_issue_without_service_is_only_in_the_global_sets(client, rds):
-    await RedisIssueCache(client, TTL).publish([an_issue(service="")], [])
+    await RedisIssueCache(client, TTL, 600).publish([an_issue(service="")], [])
     assert rds.keys("alert:index:svc:*") == []
 
 
 async def test_a_service_state_is_in_exactly_one_health_set(client, rds):
-    cache = RedisIssueCache(client, TTL)
+    cache = RedisIssueCache(client, TTL, 600)
     state = ServiceState("svc", "v1", HealthState.ERROR, report_at=T0)
     await cache.publish([], [state])
     state = dataclasses.replace(state, health_state=HealthState.NORMAL, resolved_at=T0 + timedelta(hours=1))
@@ -92,10 +92,10 @@ async def test_a_service_state_is_in_exactly_one_health_set(client, rds):
 
 
 async def test_delivery_keys_are_seen_once_remembered_for_ten_minutes(client, rds):
-    log = RedisDeliveryLog(client, 600)
-    assert await log.seen(["fp|2025-05-05T11:00:00Z"]) == set()
-    await log.remember(["fp|2025-05-05T11:00:00Z", "fp|2025-05-05T11:00:00Z|resolved"])
-    assert await log.seen(["fp|2025-05-05T11:00:00Z", "other"]) == {"fp|2025-05-05T11:00:00Z"}
+    cache = RedisIssueCache(client, TTL, 600)
+    assert await cache.seen(["fp|2025-05-05T11:00:00Z"]) == set()
+    await cache.publish([], [], deliveries=["fp|2025-05-05T11:00:00Z", "fp|2025-05-05T11:00:00Z|resolved"])
+    assert await cache.seen(["fp|2025-05-05T11:00:00Z", "other"]) == {"fp|2025-05-05T11:00:00Z"}
     assert rds.get("alert:idemp:fp|2025-05-05T11:00:00Z|resolved") == "1"
     assert 595 < rds.ttl("alert:idemp:fp|2025-05-05T11:00:00Z") <= 600
 
@@ -105,8 +105,8 @@ async def test_an_unreachable_redis_is_cache_unavailable(settings):
     client = await resource.__anext__()
     try:
         with pytest.raises(CacheUnavailable):
-            await RedisIssueCache(client, TTL).publish([an_issue()], [])
+            await RedisIssueCache(client, TTL, 600).publish([an_issue()], [])
         with pytest.raises(CacheUnavailable):
-            await RedisDeliveryLog(client, 600).seen(["k"])
+            await RedisIssueCache(client, TTL, 600).seen(["k"])
     finally:
         await resource.aclose()

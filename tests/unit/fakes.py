@@ -54,29 +54,22 @@ class FakeIssueStore:
 
 
 class FakeIssueCache:
-    def __init__(self) -> None:
-        self.published: list[tuple[list[AlertIssue], list[ServiceState]]] = []
-        self.fail = False
-
-    async def publish(self, issues: Sequence[AlertIssue], states: Sequence[ServiceState]) -> None:
-        if self.fail:
-            raise CacheUnavailable("redis down")
-        self.published.append((list(issues), list(states)))
-
-
-class FakeDeliveryLog:
     def __init__(self, known: Iterable[str] = ()) -> None:
+        self.published: list[tuple[list[AlertIssue], list[ServiceState]]] = []
         self.known = set(known)
         self.remembered: list[str] = []
         self.fail = False
 
-    async def seen(self, keys: Sequence[str]) -> set[str]:
+    async def seen(self, deliveries: Sequence[str]) -> set[str]:
         if self.fail:
             raise CacheUnavailable("redis down")
-        return self.known & set(keys)
+        return self.known & set(deliveries)
 
-    async def remember(self, keys: Iterable[str]) -> None:
+    async def publish(
+        self, issues: Sequence[AlertIssue], states: Sequence[ServiceState], deliveries: Sequence[str] = ()
+    ) -> None:
         if self.fail:
             raise CacheUnavailable("redis down")
-        self.remembered.extend(keys)
-        self.known.update(keys)
+        self.published.append((list(issues), list(states)))
+        self.remembered.extend(deliveries)
+        self.known.update(deliveries)

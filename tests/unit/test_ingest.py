@@ -8,7 +8,7 @@ from application.errors import StoreUnavailable
 from application.ingest import IngestNotification
 from application.ports import Changes
 from domain.model import Alert, Level, Notification, Rejection, State, Status
-from tests.unit.fakes import FakeDeliveryLog, FakeIssueCache, FakeIssueStore
+from tests.unit.fakes import FakeIssueCache, FakeIssueStore
 
 NOW = datetime(2025, 5, 5, 12, tzinfo=UTC)
 SINCE = datetime(2025, 5, 5, 11, tzinfo=UTC)
@@ -36,15 +36,10 @@ def cache():
 
 
 @pytest.fixture
-def deliveries():
-    return FakeDeliveryLog()
-
-
-@pytest.fixture
-def ingest(store, cache, deliveries):
+def ingest(store, cache):
     ids = count(1)
     return IngestNotification(
-        store, cache, deliveries, clock=lambda: NOW, new_id=lambda: f"id-{next(ids)}", level_map={"critical": Level.P0}
+        store, cache, clock=lambda: NOW, new_id=lambda: f"id-{next(ids)}", level_map={"critical": Level.P0}
     )
 
 
@@ -64,9 +59,9 @@ async def test_a_redelivered_notification_is_all_duplicates_and_skips_the_store(
     assert len(store.batches) == 1
 
 
-async def test_the_store_judges_duplicates_the_delivery_log_does_not_know(ingest, store, deliveries):
+async def test_the_store_judges_duplicates_the_cache_does_not_know(ingest, store, cache):
     await ingest(Notification(alerts=(an_alert("fp1"),)))
-    deliveries.known.clear()
+    cache.known.clear()
     result = await ingest(Notification(alerts=(an_alert("fp1", since=SINCE + timedelta(seconds=3)),)))
     assert (len(result.created), len(result.duplicates)) == (0, 1)
 
@@ -84,19 +79,19 @@ async def test_each_alert_is_handled_by_its_own_status(ingest, store):
     assert store.issues["id-1"].state is State.CLOSED and store.issues["id-1"].resolved_at == NOW
 
 
-async def test_delivery_keys_are_remembered_only_after_the_commit(ingest, store, deliveries):
+async def test_deliveries_are_remembered_only_after_the_commit(ingest, store, cache):
     store.fail_with = StoreUnavailable("database down")
     with pytest.raises(StoreUnavailable):
         await ingest(Notification(alerts=(an_alert("fp1"),)))
-    assert deliveries.remembered == []
+    assert cache.remembered == []
     store.fail_with = None
     result = await ingest(Notification(alerts=(an_alert("fp1"),)))
     assert len(result.created) == 1
-    assert deliveries.remembered == ["fp1|2025-05-05T11:00:00Z"]
+    assert cache.remembered == ["fp1|2025-05-05T11:00:00Z"]
 
 
-async def test_a_cache_outage_neither_fails_nor_skips_the_write(ingest, store, cache, deliveries):
-    cache.fail = deliveries.fail = True
+async def test_a_cache_outage_neither_fails_nor_skips_the_write(ingest, store, cache):
+    cache.fail = True
     result = await ingest(Notification(alerts=(an_alert("fp1"),)))
     assert len(result.created) == 1 and len(store.issues) == 1
     assert result.cache_error == "redis down"
