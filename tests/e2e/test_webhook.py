@@ -257,3 +257,23 @@ async def test_connections_broken_by_a_database_restart_are_replaced_without_a_5
     finally:
         await proxy.close()
     assert pg.scalar("SELECT count(*) FROM alert_issues") == 2
+
+
+async def test_two_instances_receiving_the_same_notifications_record_each_alert_once(service, pg, rds):
+    first, second = await service(), await service()
+    payload = notification(*(alert(f"a{n}", service=f"svc{n % 3}") for n in range(20)))
+    resolved = notification(
+        *(alert(f"a{n}", service=f"svc{n % 3}", status="resolved", ends_at="2025-05-05T12:00:00Z") for n in range(10))
+    )
+    results = await asyncio.gather(*(post(c, payload) for c in (first, second) * 10))
+    assert sum(r["created"] for r in results) == 20
+    results = await asyncio.gather(*(post(c, resolved) for c in (first, second) * 10))
+    assert sum(r["resolved"] for r in results) == 10
+    assert pg.scalar("SELECT count(*) FROM alert_issues") == 20
+    assert pg.scalar("SELECT count(*) FROM alert_issues WHERE state = 'Closed'") == 10
+    assert {r["service"]: r["health_state"] for r in pg.rows("SELECT service, health_state FROM service_states")} == {
+        "svc0": "Error",
+        "svc1": "Error",
+        "svc2": "Error",
+    }
+    assert len(rds.smembers("alert:index:open")) == 10 and len(rds.smembers("alert:index:closed")) == 10
