@@ -26,15 +26,14 @@ class HealthHandlers:
 
     async def readyz(self, request: web.Request) -> web.Response:
         postgres, redis_status = await asyncio.gather(self._check_postgres(), self._check_redis())
-        ready = postgres == "ok" and not self.shutting_down
-        body = {
-            "ok": ready,
-            "status": "shutting down"
-            if self.shutting_down
-            else ("not ready" if not ready else "ready" if redis_status == "ok" else "degraded"),
-            "postgres": postgres,
-            "redis": redis_status,
-        }
+        if self.shutting_down:
+            status = "shutting down"
+        elif postgres != "ok":
+            status = "not ready"
+        else:
+            status = "ready" if redis_status == "ok" else "degraded"
+        ready = status in ("ready", "degraded")
+        body = {"ok": ready, "status": status, "postgres": postgres, "redis": redis_status}
         return web.json_response(body, status=200 if ready else 503)
 
     async def metrics(self, request: web.Request) -> web.Response:

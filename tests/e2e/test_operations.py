@@ -73,3 +73,10 @@ async def test_an_unknown_route_is_a_json_404(client):
     response = await client.get("/nope")
     assert response.status == 404
     assert (await response.json())["ok"] is False
+
+
+async def test_readyz_is_503_once_shutdown_has_begun(client):
+    await client.server.app.on_shutdown.send(client.server.app)
+    response = await client.get("/readyz")
+    assert response.status == 503
+    assert (await response.json())["status"] == "shutting down"
