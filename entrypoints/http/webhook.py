@@ -68,7 +68,7 @@ class WebhookHandler:
             receiver=notification.receiver, group_key=notification.group_key[:200], alerts=len(document["alerts"])
         )
         for rejection in notification.rejections:
-            log.warning("alert.rejected", index=rejection.index, reason=rejection.reason)
+            log.warning("alert.rejected", index=rejection.index, reason=rejection.reason, **_raw_fields(rejection.raw))
         self._metrics.alerts.labels("rejected").inc(len(notification.rejections))
         if not notification.alerts:
             # Every alert is invalid: the sender gets the error, and nothing is written.
@@ -131,6 +131,15 @@ def _alert_fields(alert: Alert) -> dict[str, str]:
         "severity": alert.severity,
         "fingerprint": alert.fingerprint,
     }
+
+
+def _raw_fields(raw: object) -> dict[str, str]:
+    # What can be told of an invalid alert: its identifying labels, where they are strings.
+    labels = raw.get("labels") if isinstance(raw, dict) else None
+    fields = {k: labels.get(k) for k in ("alertname", "service", "severity")} if isinstance(labels, dict) else {}
+    if isinstance(raw, dict):
+        fields["fingerprint"] = raw.get("fingerprint")
+    return {k: v[:200] for k, v in fields.items() if isinstance(v, str) and v}
 
 
 def _issue_fields(issue: AlertIssue) -> dict[str, str]:

@@ -80,3 +80,13 @@ async def test_readyz_is_503_once_shutdown_has_begun(client):
     response = await client.get("/readyz")
     assert response.status == 503
     assert (await response.json())["status"] == "shutting down"
+
+
+async def test_a_rejected_alert_is_logged_with_its_identifying_labels(client, capsys):
+    raw = {"labels": {"alertname": "Broken", "service": "api", "severity": 3}, "startsAt": "", "fingerprint": "ab12"}
+    await client.post(WEBHOOK, json={"alerts": [raw, seed()["alerts"][0]]})
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    rejected = next(line for line in lines if line["event"] == "alert.rejected")
+    assert (rejected["index"], rejected["reason"]) == (0, "alerts[0].labels.severity must be a string")
+    assert (rejected["alertname"], rejected["service"], rejected["fingerprint"]) == ("Broken", "api", "ab12")
+    assert "severity" not in rejected
