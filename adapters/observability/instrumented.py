@@ -3,7 +3,6 @@ so that use cases and adapters stay free of metric objects."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -17,24 +16,13 @@ from domain.model import AlertIssue, Recorded, ServiceState
 log = structlog.get_logger(__name__)
 
 
-class _Timer:
-    def __init__(self, metrics: Metrics, step: str) -> None:
-        self._histogram = metrics.step_duration.labels(step)
-
-    def __enter__(self) -> None:
-        self._start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self._histogram.observe(time.perf_counter() - self._start)
-
-
 class InstrumentedIssueStore:
     def __init__(self, inner: IssueStore, metrics: Metrics) -> None:
         self._inner = inner
         self._metrics = metrics
 
     async def record(self, batch: Batch) -> Recorded:
-        with _Timer(self._metrics, "persist"):
+        with self._metrics.step("persist"):
             try:
                 return await self._inner.record(batch)
             except StoreUnavailable as exc:
@@ -59,7 +47,7 @@ class InstrumentedIssueCache:
         self._metrics = metrics
 
     async def seen(self, deliveries: Sequence[str]) -> set[str]:
-        with _Timer(self._metrics, "dedup"):
+        with self._metrics.step("dedup"):
             try:
                 return await self._inner.seen(deliveries)
             except CacheUnavailable as exc:
@@ -69,7 +57,7 @@ class InstrumentedIssueCache:
     async def publish(
         self, issues: Sequence[AlertIssue], states: Sequence[ServiceState], deliveries: Sequence[str] = ()
     ) -> None:
-        with _Timer(self._metrics, "cache"):
+        with self._metrics.step("cache"):
             try:
                 await self._inner.publish(issues, states, deliveries)
             except CacheUnavailable as exc:
