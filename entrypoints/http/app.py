@@ -113,7 +113,11 @@ async def _catch_up_in_background(app: web.Application) -> AsyncIterator[None]:
 async def catch_up_forever(catch_up: CatchUpCache, metrics: Metrics, interval: float, lookback: timedelta) -> None:
     while True:
         await asyncio.sleep(interval)
-        await run_catch_up(catch_up, metrics, lookback)
+        try:
+            await run_catch_up(catch_up, metrics, lookback)
+        except Exception:  # the loop outlives any one run: a dead catch-up task would go unnoticed
+            metrics.catchup_runs.labels("failed").inc()
+            log.exception("cache.catch_up_crashed")
 
 
 async def run_catch_up(catch_up: CatchUpCache, metrics: Metrics, lookback: timedelta) -> bool:

@@ -1,9 +1,11 @@
 """After a Redis outage, one catch-up makes Redis say what PostgreSQL says (SPEC §3.6)."""
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
-from entrypoints.http.app import CONTAINER, provide, run_catch_up
+from adapters.observability.metrics import Metrics
+from entrypoints.http.app import CONTAINER, catch_up_forever, provide, run_catch_up
 from tests.support.payloads import alert, notification
 from tests.support.state import redis_contents, redis_expected_from
 from tests.support.tcp_proxy import TcpProxy
@@ -56,3 +58,20 @@ async def test_the_background_task_catches_up_on_its_interval(service, pg, rds):
         await asyncio.sleep(0.1)
     assert redis_contents(rds) == redis_expected_from(pg) != {}
     assert "zeroops_cache_catchup_runs_total" in await (await live.get("/metrics")).text()
+
+
+async def test_the_background_catch_up_survives_a_run_that_crashes():
+    runs = []
+
+    async def crashing(lookback):
+        runs.append(lookback)
+        raise KeyError("bug")
+
+    metrics = Metrics()
+    task = asyncio.create_task(catch_up_forever(crashing, metrics, interval=0.01, lookback=timedelta(minutes=1)))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert len(runs) >= 3
+    assert f'zeroops_cache_catchup_runs_total{{result="failed"}} {float(len(runs))}' in metrics.exposition().decode()
