@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from application.errors import CacheUnavailable
 from application.ports import Batch, Clock, IssueCache, IssueStore
-from domain.model import Alert, AlertIssue, Level, Notification, Recorded, Rejection, ServiceState, Status
+from domain.model import Alert, AlertIssue, Level, Notification, Recorded, Rejection, ServiceState
 from domain.rules import delivery_key, issue_for
 
 
@@ -70,8 +70,8 @@ class IngestNotification:
             for a in fresh
         ]
         batch = Batch(
-            opening=[i for a, i in zip(fresh, issues, strict=True) if a.status is Status.FIRING],
-            resolving=[i for a, i in zip(fresh, issues, strict=True) if a.status is Status.RESOLVED],
+            opening=[i for i in issues if i.is_open],
+            resolving=[i for i in issues if not i.is_open],
             rejections=notification.rejections,
             receiver=notification.receiver,
             group_key=notification.group_key,

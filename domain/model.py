@@ -129,5 +129,4 @@ class Recorded:
 
     created: list[AlertIssue] = field(default_factory=list)
     resolved: list[AlertIssue] = field(default_factory=list)
-    duplicates: int = 0
     service_states: list[ServiceState] = field(default_factory=list)

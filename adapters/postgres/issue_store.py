@@ -158,7 +158,6 @@ class PostgresIssueStore:
                         },
                     )
                 recorded.service_states = await self._update_service_states(cur, recorded)
-        recorded.duplicates = len(batch.opening) + len(batch.resolving) - len(recorded.created) - len(recorded.resolved)
         return recorded
 
     async def _insert(self, cur: Any, issues: Sequence[AlertIssue]) -> list[AlertIssue]:
