@@ -4,3 +4,7 @@ class StoreUnavailable(Exception):
 
 class CacheUnavailable(Exception):
     """The cache could not be read or written; the source of truth is unaffected."""
+
+
+class CacheSkipped(CacheUnavailable):
+    """The cache was not even tried: it failed moments ago, and waiting on it again would only slow the answer."""

@@ -118,6 +118,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
             password=redis.text("password", ""),
             db=redis.integer("db", 0, low=0),
             timeout=redis.number("timeout", 0.5, low=0.01),
+            circuit_cooldown_seconds=redis.number("circuit_cooldown_seconds", 2, low=0),
         ),
         webhook=WebhookSettings(
             basic_user=basic_user,

@@ -11,6 +11,7 @@ from adapters.observability.instrumented import (
 from adapters.observability.metrics import Metrics
 from adapters.postgres.database import init_database
 from adapters.postgres.issue_store import PostgresIssueStore
+from adapters.redis.breaker import CircuitBreaker
 from adapters.redis.cache import RedisIssueCache
 from adapters.redis.client import init_redis
 from application.catch_up import CatchUpCache
@@ -41,6 +42,9 @@ class Container(containers.DeclarativeContainer):
             client=redis_client,
             ttl_seconds=settings.provided.cache.issue_ttl_seconds,
             delivery_ttl_seconds=settings.provided.cache.idempotency_ttl_seconds,
+            breaker=providers.Singleton(
+                CircuitBreaker, cooldown_seconds=settings.provided.redis.circuit_cooldown_seconds
+            ),
         ),
         metrics=metrics,
     )

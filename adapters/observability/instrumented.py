@@ -9,7 +9,7 @@ from datetime import datetime
 import structlog
 
 from adapters.observability.metrics import Metrics
-from application.errors import CacheUnavailable, StoreUnavailable
+from application.errors import CacheSkipped, CacheUnavailable, StoreUnavailable
 from application.ports import Batch, Changes, IssueCache, IssueStore
 from domain.model import AlertIssue, Recorded, ServiceState
 
@@ -65,5 +65,8 @@ class InstrumentedIssueCache:
                 raise
 
     def _failed(self, operation: str, exc: CacheUnavailable) -> None:
+        if isinstance(exc, CacheSkipped):
+            self._metrics.redis_skipped.labels(operation).inc()
+            return
         self._metrics.redis_errors.labels(operation).inc()
         log.warning(f"cache.{operation}_failed", error=str(exc))

@@ -46,6 +46,12 @@ class Metrics:
         self.redis_errors = Counter(
             "zeroops_redis_errors_total", "Failed Redis operations.", ("operation",), registry=self.registry
         )
+        self.redis_skipped = Counter(
+            "zeroops_redis_skipped_total",
+            "Redis operations not tried because Redis failed moments ago (circuit open).",
+            ("operation",),
+            registry=self.registry,
+        )
         self.db_errors = Counter(
             "zeroops_db_errors_total",
             "Failed database operations, by SQLSTATE class.",

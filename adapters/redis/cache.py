@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from adapters.redis.breaker import CircuitBreaker
 from application.errors import CacheUnavailable
 from domain.model import AlertIssue, HealthState, ServiceState, State
 from domain.rules import rfc3339
@@ -72,18 +74,23 @@ def delivery_key(delivery: str) -> str:
 
 
 class RedisIssueCache:
-    def __init__(self, client: redis.Redis, ttl_seconds: int, delivery_ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        ttl_seconds: int,
+        delivery_ttl_seconds: int,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
         self._client = client
         self._ttl = ttl_seconds
         self._delivery_ttl = delivery_ttl_seconds
+        self._breaker = breaker or CircuitBreaker(cooldown_seconds=0)
 
     async def seen(self, deliveries: Sequence[str]) -> set[str]:
         if not deliveries:
             return set()
-        try:
+        async with self._guarded():
             values = await self._client.mget([delivery_key(d) for d in deliveries])
-        except (RedisError, OSError) as exc:
-            raise CacheUnavailable(f"redis: {exc}") from exc
         return {d for d, v in zip(deliveries, values, strict=True) if v is not None}
 
     async def publish(
@@ -95,14 +102,22 @@ class RedisIssueCache:
             *self._state_commands(states),
             *(("set", (delivery_key(d), "1", self._delivery_ttl)) for d in deliveries),
         ]
-        try:
+        async with self._guarded():
             for start in range(0, len(commands), _CHUNK):
                 async with self._client.pipeline(transaction=True) as pipe:
                     for name, args in commands[start : start + _CHUNK]:
                         getattr(pipe, name)(*args)
                     await pipe.execute()
+
+    @contextlib.asynccontextmanager
+    async def _guarded(self) -> AsyncIterator[None]:
+        self._breaker.check()
+        try:
+            yield
         except (RedisError, OSError) as exc:
+            self._breaker.failed(exc)
             raise CacheUnavailable(f"redis: {exc}") from exc
+        self._breaker.succeeded()
 
     def _issue_commands(self, issues: Iterable[AlertIssue]) -> Iterable[tuple[str, tuple[object, ...]]]:
         for issue in issues:

@@ -15,6 +15,7 @@ class RedisSettings:
     password: str = field(repr=False)
     db: int
     timeout: float
+    circuit_cooldown_seconds: float = 2.0
 
 
 async def init_redis(settings: RedisSettings) -> AsyncIterator[redis.Redis]:

@@ -16,7 +16,8 @@ WEBHOOK = "/v1/integrations/alertmanager/webhook"
 async def test_after_a_redis_outage_one_catch_up_makes_redis_equal_postgres(service, settings, pg, rds):
     proxy = TcpProxy(settings.redis.host, settings.redis.port)
     await proxy.start()
-    client = await service(redis={"host": proxy.host, "port": proxy.port})
+    # No circuit breaker cool-down: the catch-up runs the moment Redis is back.
+    client = await service(redis={"host": proxy.host, "port": proxy.port, "circuit_cooldown_seconds": 0})
     try:
         first = notification(
             alert("a", service="api"), alert("b", service="api"), alert("c", service="db"), alert("d", service=None)

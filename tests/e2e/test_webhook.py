@@ -217,7 +217,8 @@ async def test_a_redis_outage_still_answers_200_and_writes_postgres(service, pg)
     assert (await post(client, seed()))["created"] == 1
     assert pg.scalar("SELECT count(*) FROM alert_issues") == 1
     metrics = await (await client.get("/metrics")).text()
-    assert 'zeroops_redis_errors_total{operation="publish"} 1.0' in metrics
+    assert 'zeroops_redis_errors_total{operation="dedup"} 1.0' in metrics
+    assert 'zeroops_redis_skipped_total{operation="publish"} 1.0' in metrics  # the breaker spared the second try
 
 
 async def test_fifty_concurrent_copies_of_one_notification_make_exactly_one_row(client, pg):
