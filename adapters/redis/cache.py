@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 
@@ -120,23 +121,44 @@ class RedisIssueCache:
         self._breaker.succeeded()
 
     def _issue_commands(self, issues: Iterable[AlertIssue]) -> Iterable[tuple[str, tuple[object, ...]]]:
+        moves = _SetMoves()
         for issue in issues:
             other = State.CLOSED if issue.is_open else State.OPEN
-            body = json.dumps(issue_document(issue), ensure_ascii=False)
-            yield "set", (issue_key(issue.id), body, self._ttl)
-            yield "srem", (index_key(other), issue.id)
-            yield "sadd", (index_key(issue.state), issue.id)
+            yield "set", (issue_key(issue.id), json.dumps(issue_document(issue), ensure_ascii=False), self._ttl)
+            moves.move(issue.id, index_key(other), index_key(issue.state))
             if issue.service:
-                yield "srem", (index_key(other, issue.service), issue.id)
-                yield "sadd", (index_key(issue.state, issue.service), issue.id)
+                moves.move(issue.id, index_key(other, issue.service), index_key(issue.state, issue.service))
+        yield from moves.commands()
 
     def _state_commands(self, states: Iterable[ServiceState]) -> Iterable[tuple[str, tuple[object, ...]]]:
+        moves = _SetMoves()
         for state in states:
             key = service_state_key(state.service, state.version)
-            body = json.dumps(service_state_document(state), ensure_ascii=False)
-            yield "set", (key, body, self._ttl)
-            yield "sadd", (service_index_key(state.service), key)
+            yield "set", (key, json.dumps(service_state_document(state), ensure_ascii=False), self._ttl)
+            moves.move(key, None, service_index_key(state.service))
             for health in HealthState:
                 if health is not state.health_state:
-                    yield "srem", (health_index_key(health), key)
-            yield "sadd", (health_index_key(state.health_state), key)
+                    moves.move(key, health_index_key(health), None)
+            moves.move(key, None, health_index_key(state.health_state))
+        yield from moves.commands()
+
+
+class _SetMoves:
+    """Set memberships to change, sent as one SREM and one SADD per set rather than one per member:
+    every removal before any addition, so a member is never seen in two sets at once."""
+
+    def __init__(self) -> None:
+        self._remove: dict[str, list[str]] = defaultdict(list)
+        self._add: dict[str, list[str]] = defaultdict(list)
+
+    def move(self, member: str, source: str | None, target: str | None) -> None:
+        if source:
+            self._remove[source].append(member)
+        if target:
+            self._add[target].append(member)
+
+    def commands(self) -> Iterable[tuple[str, tuple[object, ...]]]:
+        for key, members in self._remove.items():
+            yield "srem", (key, *members)
+        for key, members in self._add.items():
+            yield "sadd", (key, *members)
