@@ -121,6 +121,7 @@ class ServiceState:
     resolved_at: datetime | None = None
     detail: str | None = None
     correlation_id: str | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass

@@ -39,7 +39,7 @@ _ISSUE_RECORD = (
     " alert_since timestamptz, resolved_at timestamptz, fingerprint text,"
     " service text, service_version text, alertname text"
 )
-_STATE_COLUMNS = "service, version, health_state, report_at, resolved_at, detail, correlation_id"
+_STATE_COLUMNS = "service, version, health_state, report_at, resolved_at, detail, correlation_id, updated_at"
 
 # Both unique indexes judge: (fingerprint, alert_since) and one open issue per fingerprint.
 _INSERT_ISSUES = f"""
@@ -111,7 +111,9 @@ UPDATE service_states s SET
                        ELSE s.resolved_at END,
     detail = CASE WHEN x.opened_since IS NOT NULL THEN NULL ELSE s.detail END,
     correlation_id = CASE WHEN x.opened_since IS NOT NULL THEN NULL ELSE s.correlation_id END,
-    updated_at = now()
+    -- The moment of the write, not of the transaction's start: a later writer of this row waited
+    -- for our commit, so its value is larger, and the cache can order writes by it.
+    updated_at = clock_timestamp()
 FROM x WHERE s.service = x.service AND s.version = x.version
 RETURNING {", ".join("s." + c.strip() for c in _STATE_COLUMNS.split(","))}
 """
@@ -305,5 +307,7 @@ def _issue_from_row(row: Sequence[Any]) -> AlertIssue:
 
 
 def _state_from_row(row: Sequence[Any]) -> ServiceState:
-    service, version, health, report_at, resolved_at, detail, correlation_id = row
-    return ServiceState(service, version, HealthState(health), report_at, resolved_at, detail, correlation_id)
+    service, version, health, report_at, resolved_at, detail, correlation_id, updated_at = row
+    return ServiceState(
+        service, version, HealthState(health), report_at, resolved_at, detail, correlation_id, updated_at
+    )

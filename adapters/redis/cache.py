@@ -6,7 +6,7 @@ import contextlib
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -74,6 +74,37 @@ def delivery_key(delivery: str) -> str:
     return f"alert:idemp:{delivery}"
 
 
+SERVICE_STATE_VERSIONS = "service_state:versions"
+
+# Instances write the cache after their own commits, so two writes of one key can arrive in the
+# other order than they committed. A closed issue never reopens: an Open write never replaces a
+# Closed document. KEYS: issue key, then (set to leave, set to join) pairs; ARGV: document, ttl, id.
+_WRITE_OPEN_ISSUE = """
+local current = redis.call('GET', KEYS[1])
+if current and cjson.decode(current)['state'] == 'Closed' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+for i = 2, #KEYS, 2 do
+    redis.call('SREM', KEYS[i], ARGV[3])
+    redis.call('SADD', KEYS[i + 1], ARGV[3])
+end
+return 1
+"""
+
+# A service state carries its row's updated_at (microseconds) as a version, kept in one hash:
+# an older version never replaces a newer one. KEYS: state key, versions hash, service index,
+# the health set to join, the health sets to leave; ARGV: version, document, ttl.
+_WRITE_SERVICE_STATE = """
+local current = redis.call('HGET', KEYS[2], KEYS[1])
+if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], KEYS[1], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+redis.call('SADD', KEYS[3], KEYS[1])
+for i = 5, #KEYS do redis.call('SREM', KEYS[i], KEYS[1]) end
+redis.call('SADD', KEYS[4], KEYS[1])
+return 1
+"""
+
+
 class RedisIssueCache:
     def __init__(
         self,
@@ -86,6 +117,8 @@ class RedisIssueCache:
         self._ttl = ttl_seconds
         self._delivery_ttl = delivery_ttl_seconds
         self._breaker = breaker or CircuitBreaker(cooldown_seconds=0)
+        self._write_open_issue = client.register_script(_WRITE_OPEN_ISSUE)
+        self._write_service_state = client.register_script(_WRITE_SERVICE_STATE)
 
     async def seen(self, deliveries: Sequence[str]) -> set[str]:
         if not deliveries:
@@ -107,7 +140,11 @@ class RedisIssueCache:
             for start in range(0, len(commands), _CHUNK):
                 async with self._client.pipeline(transaction=True) as pipe:
                     for name, args in commands[start : start + _CHUNK]:
-                        getattr(pipe, name)(*args)
+                        if name == "script":
+                            script, keys, argv = args
+                            await script(keys=keys, args=argv, client=pipe)  # queued, run by execute()
+                        else:
+                            getattr(pipe, name)(*args)
                     await pipe.execute()
 
     @contextlib.asynccontextmanager
@@ -123,24 +160,31 @@ class RedisIssueCache:
     def _issue_commands(self, issues: Iterable[AlertIssue]) -> Iterable[tuple[str, tuple[object, ...]]]:
         moves = _SetMoves()
         for issue in issues:
-            other = State.CLOSED if issue.is_open else State.OPEN
-            yield "set", (issue_key(issue.id), json.dumps(issue_document(issue), ensure_ascii=False), self._ttl)
-            moves.move(issue.id, index_key(other), index_key(issue.state))
+            body = json.dumps(issue_document(issue), ensure_ascii=False)
+            if issue.is_open:
+                keys = [issue_key(issue.id), index_key(State.CLOSED), index_key(State.OPEN)]
+                if issue.service:
+                    keys += [index_key(State.CLOSED, issue.service), index_key(State.OPEN, issue.service)]
+                yield "script", (self._write_open_issue, keys, [body, self._ttl, issue.id])
+                continue
+            yield "set", (issue_key(issue.id), body, self._ttl)
+            moves.move(issue.id, index_key(State.OPEN), index_key(State.CLOSED))
             if issue.service:
-                moves.move(issue.id, index_key(other, issue.service), index_key(issue.state, issue.service))
+                moves.move(issue.id, index_key(State.OPEN, issue.service), index_key(State.CLOSED, issue.service))
         yield from moves.commands()
 
     def _state_commands(self, states: Iterable[ServiceState]) -> Iterable[tuple[str, tuple[object, ...]]]:
-        moves = _SetMoves()
         for state in states:
             key = service_state_key(state.service, state.version)
-            yield "set", (key, json.dumps(service_state_document(state), ensure_ascii=False), self._ttl)
-            moves.move(key, None, service_index_key(state.service))
-            for health in HealthState:
-                if health is not state.health_state:
-                    moves.move(key, health_index_key(health), None)
-            moves.move(key, None, health_index_key(state.health_state))
-        yield from moves.commands()
+            body = json.dumps(service_state_document(state), ensure_ascii=False)
+            others = [health_index_key(h) for h in HealthState if h is not state.health_state]
+            keys = [key, SERVICE_STATE_VERSIONS, service_index_key(state.service), health_index_key(state.health_state)]
+            yield "script", (self._write_service_state, keys + others, [_version(state), body, self._ttl])
+
+
+def _version(state: ServiceState) -> int:
+    moment = state.updated_at or datetime.now(UTC)
+    return int(moment.timestamp() * 1_000_000)
 
 
 class _SetMoves:

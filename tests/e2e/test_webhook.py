@@ -109,9 +109,9 @@ async def test_a_mixed_notification_is_counted_per_alert_and_a_redelivery_change
     assert [r["reason"] for r in pg.rows("SELECT reason FROM alert_rejections")] == ["alerts[5].startsAt empty"]
     assert len(rds.smembers("alert:index:open")) == 3 and len(rds.smembers("alert:index:closed")) == 2
 
-    before = (database_rows(pg), redis_contents(rds))
+    before = (database_rows(pg), redis_contents(rds, include_internal=True))
     assert await post(client, payload) == {"ok": True, "created": 0, "resolved": 0, "duplicates": 5, "rejected": 1}
-    assert (database_rows(pg), redis_contents(rds)) == before
+    assert (database_rows(pg), redis_contents(rds, include_internal=True)) == before
 
 
 async def test_without_credentials_the_answer_is_401_and_nothing_is_written(service, pg, rds):

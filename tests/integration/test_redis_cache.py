@@ -110,3 +110,29 @@ async def test_an_unreachable_redis_is_cache_unavailable(settings):
             await RedisIssueCache(client, TTL, 600).seen(["k"])
     finally:
         await resource.aclose()
+
+
+async def test_a_late_open_write_never_replaces_a_closed_issue(client, rds):
+    cache = RedisIssueCache(client, TTL, 600)
+    stale, closed = an_issue(), an_issue()
+    closed.state, closed.alert_state, closed.resolved_at = State.CLOSED, AlertState.RESTORED, T0 + timedelta(hours=1)
+    await cache.publish([closed], [])
+    await cache.publish([stale], [])  # another instance's earlier commit, written late
+    assert json.loads(rds.get("alert:issue:id-1"))["state"] == "Closed"
+    assert rds.smembers("alert:index:closed") == {"id-1"} == rds.smembers("alert:index:svc:svc:closed")
+    assert not rds.exists("alert:index:open", "alert:index:svc:svc:open")
+
+
+async def test_an_older_service_state_never_replaces_a_newer_one(client, rds):
+    cache = RedisIssueCache(client, TTL, 600)
+    older = ServiceState("svc", "v1", HealthState.ERROR, report_at=T0, updated_at=T0 + timedelta(seconds=1))
+    newer = ServiceState("svc", "v1", HealthState.NORMAL, report_at=T0, updated_at=T0 + timedelta(seconds=2))
+    await cache.publish([], [newer])
+    await cache.publish([], [older])
+    assert json.loads(rds.get("service_state:svc:v1"))["health_state"] == "Normal"
+    assert rds.smembers("service_state:index:health:Normal") == {"service_state:svc:v1"}
+    assert not rds.exists("service_state:index:health:Error")
+    newest = dataclasses.replace(older, updated_at=T0 + timedelta(seconds=3))
+    await cache.publish([], [newest])
+    assert json.loads(rds.get("service_state:svc:v1"))["health_state"] == "Error"
+    assert rds.smembers("service_state:index:health:Error") == {"service_state:svc:v1"}

@@ -29,17 +29,20 @@ def database_rows(pg: Any) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def redis_contents(rds: Any, include_idempotency: bool = False) -> dict[str, Any]:
+def redis_contents(rds: Any, include_internal: bool = False) -> dict[str, Any]:
+    """Every key with its value; the delivery marks and the version hash only when asked."""
     contents: dict[str, Any] = {}
     for key in rds.keys("*"):
-        if key.startswith("alert:idemp:") and not include_idempotency:
+        internal = key.startswith("alert:idemp:") or key == "service_state:versions"
+        if internal and not include_internal:
             continue
         kind = rds.type(key)
-        contents[key] = (
-            json.loads(rds.get(key))
-            if kind == "string" and not key.startswith("alert:idemp:")
-            else (rds.get(key) if kind == "string" else rds.smembers(key))
-        )
+        if kind == "hash":
+            contents[key] = rds.hgetall(key)
+        elif kind == "set":
+            contents[key] = rds.smembers(key)
+        else:
+            contents[key] = rds.get(key) if internal else json.loads(rds.get(key))
     return contents
 
 
