@@ -67,6 +67,14 @@ FROM target WHERE i.id = target.id
 RETURNING {", ".join("i." + c.strip() for c in _ISSUE_COLUMNS.split(","))}
 """
 
+_CLOSE_BY_ID = f"""
+UPDATE alert_issues i
+SET state = 'Closed', alert_state = 'Restored', resolved_at = r.resolved_at, updated_at = now()
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(id text, resolved_at timestamptz)
+WHERE i.id = r.id
+RETURNING {", ".join("i." + c.strip() for c in _ISSUE_COLUMNS.split(","))}
+"""
+
 _INSERT_REJECTIONS = """
 INSERT INTO alert_rejections (reason, raw, raw_digest, alert_index, receiver, group_key)
 SELECT reason, raw, raw_digest, alert_index, %(receiver)s, %(group_key)s
@@ -175,14 +183,31 @@ class PostgresIssueStore:
     async def _resolve(self, cur: Any, resolving: Sequence[AlertIssue]) -> list[AlertIssue]:
         closed = await self._close_open(cur, resolving)
         done = {i.fingerprint for i in closed}
-        # No open issue: record the incident already closed, unless that event is on record.
+        # No open issue in our snapshot. Claim the alert with an Open row: the one-open-issue index
+        # makes us wait for a firing of it that another instance is committing right now.
         unmatched = [i for i in resolving if i.fingerprint not in done]
-        inserted = await self._insert(cur, unmatched) if unmatched else []
-        done |= {i.fingerprint for i in inserted}
-        # A conflict may be a firing that another instance committed since our first look.
+        claimed = await self._claim(cur, unmatched) if unmatched else []
+        done |= {i.fingerprint for i in claimed}
+        # Not claimed: an issue of the alert is open (committed meanwhile, so close it) or closed.
         pending = [i for i in resolving if i.fingerprint not in done]
         late = await self._close_open(cur, pending) if pending else []
-        return closed + inserted + late
+        done |= {i.fingerprint for i in late}
+        # Still nothing: the incident goes on record closed, unless that event is already there
+        # (a later incident left open, or this one closed before).
+        pending = [i for i in resolving if i.fingerprint not in done]
+        recorded = await self._insert(cur, pending) if pending else []
+        return closed + claimed + late + recorded
+
+    async def _claim(self, cur: Any, resolving: Sequence[AlertIssue]) -> list[AlertIssue]:
+        """Insert the resolutions as open issues, then close them: never seen open by anyone else."""
+        as_open = [_issue_row(i) | {"state": "Open", "alert_state": "Pending", "resolved_at": None} for i in resolving]
+        await cur.execute(_INSERT_ISSUES, {"rows": _json(as_open)})
+        inserted = {row[0] for row in await cur.fetchall()}
+        if not inserted:
+            return []
+        rows = [{"id": i.id, "resolved_at": _iso(i.resolved_at)} for i in resolving if i.id in inserted]
+        await cur.execute(_CLOSE_BY_ID, {"rows": _json(rows)})
+        return [_issue_from_row(row) for row in await cur.fetchall()]
 
     async def _update_service_states(self, cur: Any, recorded: Recorded) -> list[ServiceState]:
         touched: dict[tuple[str, str], _Touch] = {}

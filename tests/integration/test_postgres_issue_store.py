@@ -256,3 +256,27 @@ async def test_instances_racing_on_overlapping_notifications_agree_on_every_row(
         " AND i.service_version = s.version AND i.state = 'Open') AS has_open FROM service_states s"
     )
     assert rows and all((r["health_state"] == "Error") == r["has_open"] for r in rows), rows
+
+
+async def test_a_resolution_racing_another_instances_firing_of_the_alert_closes_that_issue(store, pg):
+    # Another instance (this connection) is committing the firing, with an HA replica's startsAt.
+    firing = issue(since=T0 + timedelta(seconds=2))
+    pg.conn.autocommit = False
+    with pg.conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO alert_issues (id, state, alert_state, level, title, labels, alert_since, fingerprint,"
+            " service, service_version) VALUES (%s, 'Open', 'Pending', 'Warning', 's', '[]', %s, 'fp1', 'svc', 'v1')",
+            (firing.id, firing.alert_since),
+        )
+    resolution = asyncio.ensure_future(
+        store.record(resolving(issue(since=T0, status=Status.RESOLVED, ends=T0 + timedelta(minutes=30))))
+    )
+    await asyncio.sleep(0.3)
+    pg.conn.commit()
+    pg.conn.autocommit = True
+    recorded = await resolution
+
+    assert [i.id for i in recorded.resolved] == [firing.id]
+    assert pg.rows("SELECT state, alert_since FROM alert_issues") == [
+        {"state": "Closed", "alert_since": firing.alert_since}
+    ]
