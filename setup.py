@@ -18,7 +18,14 @@ setup(
         "PyYAML>=6",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-aiohttp>=1.0", "pytest-asyncio>=0.23", "import-linter>=2.0", "ruff>=0.6"],
+        "test": [
+            "pytest>=8",
+            "pytest-aiohttp>=1.0",
+            "pytest-asyncio>=0.23",
+            "import-linter>=2.0",
+            "ruff>=0.6",
+            "mypy>=1.10",
+        ],
     },
     entry_points={"console_scripts": ["zeroops=entrypoints.__main__:main"]},
 )

@@ -15,7 +15,7 @@ from adapters.observability.logging import configure_logging
 from adapters.postgres.migrate import migrate
 from entrypoints.config import ConfigError, Settings, load_settings
 from entrypoints.containers import Container
-from entrypoints.http.app import create_app, provide, run_catch_up
+from entrypoints.http.app import create_app, provide, run_catch_up, settle
 
 log = structlog.get_logger("zeroops")
 
@@ -84,20 +84,20 @@ async def _migrate(settings: Settings) -> int:
         applied = await migrate(database.pool())
         log.info("database.migrated", applied=[m.version for m in applied])
     finally:
-        await container.shutdown_resources()
+        await settle(container.shutdown_resources())
     return 0
 
 
 async def _backfill(settings: Settings, since: timedelta) -> int:
     container = Container(settings=settings, wait_for_database=True)
     try:
-        await container.init_resources()
+        await settle(container.init_resources())
         ok = await run_catch_up(await provide(container.catch_up_cache), container.metrics(), since)
     except Exception as exc:
         log.error("cache.backfill_failed", error=str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
         return 1
     finally:
-        await container.shutdown_resources()
+        await settle(container.shutdown_resources())
     return 0 if ok else 1
 
 

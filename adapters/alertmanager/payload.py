@@ -88,8 +88,8 @@ def _alert(raw: object, path: str) -> Alert:
     status = _status(raw.get("status"), f"{path}.status")
     labels = _string_map(raw.get("labels"), f"{path}.labels")
     annotations = _string_map(raw.get("annotations"), f"{path}.annotations")
-    starts_at = _time(raw.get("startsAt"), f"{path}.startsAt", required=True)
-    ends_at = _time(raw.get("endsAt"), f"{path}.endsAt", required=False)
+    starts_at = _start_time(raw.get("startsAt"), f"{path}.startsAt")
+    ends_at = _time(raw.get("endsAt"), f"{path}.endsAt")
     if status is Status.RESOLVED and ends_at is not None and ends_at < starts_at:
         raise _Invalid(f"{path}.endsAt before startsAt")
     for key in INDEXED_LABELS:
@@ -133,10 +133,18 @@ def _string_map(value: object, path: str) -> dict[str, str]:
     return dict(value)
 
 
-def _time(value: object, path: str, required: bool) -> datetime | None:
+def _start_time(value: object, path: str) -> datetime:
     if value is None or value == "":
-        if required:
-            raise _Invalid(f"{path} empty")
+        raise _Invalid(f"{path} empty")
+    moment = _time(value, path)
+    if moment is None:
+        raise _Invalid(f"{path} is the zero time")
+    return moment
+
+
+def _time(value: object, path: str) -> datetime | None:
+    """The time in UTC; None when empty or Go's zero time (Alertmanager's "not set")."""
+    if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise _Invalid(f"{path} must be a string")
@@ -144,11 +152,7 @@ def _time(value: object, path: str, required: bool) -> datetime | None:
         moment = parse_time(value)
     except (ValueError, OverflowError):
         raise _Invalid(f"{path} is not an RFC 3339 time: {_shown(value)}") from None
-    if moment == ZERO_TIME:
-        if required:
-            raise _Invalid(f"{path} is the zero time")
-        return None
-    return moment
+    return None if moment == ZERO_TIME else moment
 
 
 def _optional_text(document: Mapping[str, object], field: str, path: str) -> str:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+from structlog.typing import Processor
 
 _SECRET_FIELDS = {"authorization", "password", "bearer", "token", "basic_pass"}
 
 
-def _drop_secrets(_logger: object, _name: str, event: dict[str, object]) -> dict[str, object]:
+def _drop_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         if key.lower() in _SECRET_FIELDS:
             event[key] = "[redacted]"
@@ -19,7 +22,7 @@ def _drop_secrets(_logger: object, _name: str, event: dict[str, object]) -> dict
 
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
     numeric = logging.getLevelName(level.upper())
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

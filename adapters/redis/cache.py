@@ -7,6 +7,7 @@ import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -18,6 +19,9 @@ from domain.rules import rfc3339
 
 _STATES = {State.OPEN: "open", State.CLOSED: "closed"}
 _CHUNK = 1000
+# A pipeline command: a method name of the pipeline and its arguments, or "script" and
+# (script, keys, args).
+_Command = tuple[str, tuple[Any, ...]]
 
 
 def issue_key(issue_id: str) -> str:
@@ -157,7 +161,7 @@ class RedisIssueCache:
             raise CacheUnavailable(f"redis: {exc}") from exc
         self._breaker.succeeded()
 
-    def _issue_commands(self, issues: Iterable[AlertIssue]) -> Iterable[tuple[str, tuple[object, ...]]]:
+    def _issue_commands(self, issues: Iterable[AlertIssue]) -> Iterable[_Command]:
         moves = _SetMoves()
         for issue in issues:
             body = json.dumps(issue_document(issue), ensure_ascii=False)
@@ -173,7 +177,7 @@ class RedisIssueCache:
                 moves.move(issue.id, index_key(State.OPEN, issue.service), index_key(State.CLOSED, issue.service))
         yield from moves.commands()
 
-    def _state_commands(self, states: Iterable[ServiceState]) -> Iterable[tuple[str, tuple[object, ...]]]:
+    def _state_commands(self, states: Iterable[ServiceState]) -> Iterable[_Command]:
         for state in states:
             key = service_state_key(state.service, state.version)
             body = json.dumps(service_state_document(state), ensure_ascii=False)
@@ -201,7 +205,7 @@ class _SetMoves:
         if target:
             self._add[target].append(member)
 
-    def commands(self) -> Iterable[tuple[str, tuple[object, ...]]]:
+    def commands(self) -> Iterable[_Command]:
         for key, members in self._remove.items():
             yield "srem", (key, *members)
         for key, members in self._add.items():

@@ -31,7 +31,11 @@ HEALTH = web.AppKey("health", HealthHandlers)
 
 async def provide(provider: Any) -> Any:
     """A provider's value; awaited when some dependency is an async resource, as-is when tests override it."""
-    value = provider()
+    return await settle(provider())
+
+
+async def settle(value: Any) -> Any:
+    """`init_resources()` and friends return an awaitable only when some resource is async."""
     return await value if inspect.isawaitable(value) else value
 
 
@@ -67,9 +71,7 @@ async def _metrics(request: web.Request) -> web.Response:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     container = app[CONTAINER]
-    started = container.init_resources()
-    if inspect.isawaitable(started):
-        await started
+    await settle(container.init_resources())
     app[WEBHOOK] = await provide(container.webhook_handler)
     app[HEALTH] = await provide(container.health_handlers)
     settings = container.settings()
@@ -78,9 +80,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        stopped = container.shutdown_resources()
-        if inspect.isawaitable(stopped):
-            await stopped
+        await settle(container.shutdown_resources())
 
 
 async def _mark_shutting_down(app: web.Application) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from adapters.observability.metrics import Metrics
 from entrypoints.http.responses import error
@@ -20,7 +21,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def observe_requests(metrics: Metrics) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def observe_requests(metrics: Metrics) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         offered = request.headers.get("X-Request-Id", "")

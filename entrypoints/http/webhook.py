@@ -65,7 +65,9 @@ class WebhookHandler:
             return error(400, str(exc))
 
         structlog.contextvars.bind_contextvars(
-            receiver=notification.receiver, group_key=notification.group_key[:200], alerts=len(document["alerts"])
+            receiver=notification.receiver,
+            group_key=notification.group_key[:200],
+            alerts=len(notification.alerts) + len(notification.rejections),
         )
         for rejection in notification.rejections:
             log.warning("alert.rejected", index=rejection.index, reason=rejection.reason, **_raw_fields(rejection.raw))

@@ -27,3 +27,9 @@ def test_the_code_is_linted_and_formatted():
     for command in ([ruff, "check", "."], [ruff, "format", "--check", "."]):
         result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_type_hints_check():
+    mypy = str(Path(sys.executable).with_name("mypy"))
+    result = subprocess.run([mypy], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
