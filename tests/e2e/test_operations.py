@@ -1,5 +1,6 @@
 """Health, readiness, metrics and logs of the running HTTP stack (SPEC §2, §6)."""
 
+import asyncio
 import json
 
 from tests.support.payloads import seed
@@ -90,3 +91,19 @@ async def test_a_rejected_alert_is_logged_with_its_identifying_labels(client, ca
     assert (rejected["index"], rejected["reason"]) == (0, "alerts[0].labels.severity must be a string")
     assert (rejected["alertname"], rejected["service"], rejected["fingerprint"]) == ("Broken", "api", "ab12")
     assert "severity" not in rejected
+
+
+async def test_readyz_stays_200_while_every_database_connection_is_busy(service, pg):
+    client = await service(database={"pool_min": 1, "pool_max": 1}, webhook={"request_timeout": 5})
+    pg.conn.autocommit = False
+    try:
+        with pg.conn.cursor() as cur:
+            cur.execute("LOCK TABLE alert_issues IN EXCLUSIVE MODE")  # the one connection waits inside a request
+        busy = asyncio.ensure_future(client.post(WEBHOOK, json=seed()))
+        await asyncio.sleep(0.3)
+        response = await client.get("/readyz")
+        assert response.status == 200
+    finally:
+        pg.conn.rollback()
+        pg.conn.autocommit = True
+    assert (await busy).status == 200
