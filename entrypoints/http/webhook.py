@@ -86,6 +86,8 @@ class WebhookHandler:
             self._metrics.alerts.labels("failed").inc(len(notification.alerts))
             raise
         self._report(notification, result)
+        if result.cache_error:  # shown on the request's summary line; the 200 stands
+            structlog.contextvars.bind_contextvars(cache_error=result.cache_error)
         return web.json_response(
             {
                 "ok": True,

@@ -212,9 +212,11 @@ async def test_an_unreachable_database_is_a_503_with_retry_after_and_nothing_wri
     assert_nothing_written(pg, rds)
 
 
-async def test_a_redis_outage_still_answers_200_and_writes_postgres(service, pg):
+async def test_a_redis_outage_still_answers_200_and_writes_postgres(service, pg, capsys):
     client = await service(redis={"port": 1})
     assert (await post(client, seed()))["created"] == 1
+    summary = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"http.request"' in line][-1]
+    assert (summary["status"], summary["cache_error"]) == (200, "redis unavailable moments ago; not tried")
     assert pg.scalar("SELECT count(*) FROM alert_issues") == 1
     metrics = await (await client.get("/metrics")).text()
     assert 'zeroops_redis_errors_total{operation="dedup"} 1.0' in metrics
