@@ -133,7 +133,7 @@ class Database:
 
     async def ping(self, timeout: float) -> None:
         pool = self.pool()
-        if pool.freesize == 0 and pool.size >= pool.maxsize:
+        if pool.freesize == 0 and pool.maxsize is not None and pool.size >= pool.maxsize:
             # Every connection is at work (each bounded by statement_timeout): waiting for one to
             # say SELECT 1 would fail readiness exactly when the instance is busiest.
             return
