@@ -20,6 +20,17 @@ def _drop_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> 
     return event
 
 
+def _printable(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # A lone surrogate from a hostile payload cannot be written as UTF-8: escape it, never fail the request.
+    for key, value in event.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                event[key] = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return event
+
+
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
     numeric = logging.getLevelName(level.upper())
     shared: list[Processor] = [
@@ -27,6 +38,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _drop_secrets,
+        _printable,
     ]
     renderer = (
         structlog.dev.ConsoleRenderer(colors=False)

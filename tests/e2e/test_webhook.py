@@ -280,3 +280,13 @@ async def test_two_instances_receiving_the_same_notifications_record_each_alert_
         "svc2": "Error",
     }
     assert len(rds.smembers("alert:index:open")) == 10 and len(rds.smembers("alert:index:closed")) == 10
+
+
+async def test_a_lone_surrogate_in_an_invalid_alert_is_a_400_and_a_readable_log_line(client, pg, capsys):
+    body = b'{"alerts":[{"labels":{"alertname":"\\ud800x"},"startsAt":"2025-05-05T11:00:00Z"}]}'
+    response = await client.post(WEBHOOK, data=body)
+    assert response.status == 400
+    assert (await response.json())["error"] == "alerts[0].labels.alertname is not valid Unicode"
+    rejected = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"alert.rejected"' in line]
+    assert rejected[0]["alertname"] == "\\ud800x"
+    assert pg.scalar("SELECT count(*) FROM alert_rejections") == 0
